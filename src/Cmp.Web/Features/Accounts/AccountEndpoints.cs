@@ -1,0 +1,263 @@
+using System.Globalization;
+using Cmp.Web.Infrastructure.Http;
+using Cmp.Web.Infrastructure.Persistence;
+using Cmp.Web.Infrastructure.Security;
+using Cmp.Web.Infrastructure.Settings;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cmp.Web.Features.Accounts;
+
+public sealed record SignUpRequest(string? Email, string? Password, string? FullName);
+public sealed record VerifyEmailRequest(string? Token);
+public sealed record ResendVerificationRequest(string? Email);
+public sealed record PasswordSignInRequest(string? Username, string? Password);
+public sealed record TokenResponse(string Token, DateTime ExpiresAt, string UserUuid);
+public sealed record DetailResponse(string Detail);
+
+public sealed record UserDto(string Uuid, string Url, string Email, string FullName, bool IsStaff, bool IsActive, bool EmailVerified, DateTime Created);
+public sealed record CustomerMembershipDto(string CustomerUuid, string CustomerName, CustomerRole Role);
+public sealed record ProjectMembershipDto(string ProjectUuid, string ProjectName, string CustomerUuid, ProjectRole Role);
+public sealed record MeDto(
+    string Uuid, string Url, string Email, string FullName, bool IsStaff, bool IsActive, bool EmailVerified, DateTime Created,
+    IReadOnlyList<CustomerMembershipDto> CustomerPermissions, IReadOnlyList<ProjectMembershipDto> ProjectPermissions);
+
+public static class AccountEndpoints
+{
+    public static IServiceCollection AddAccounts(this IServiceCollection services)
+    {
+        services.AddScoped<AccountService>();
+        services.AddScoped<Microsoft.AspNetCore.Identity.IPasswordHasher<User>, Microsoft.AspNetCore.Identity.PasswordHasher<User>>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapAccountEndpoints(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/api/auth").WithTags("Accounts").RequireRateLimiting(RateLimits.Auth);
+        auth.MapPost("/signup/", SignUpAsync).WithName("SignUp");
+        auth.MapPost("/verify-email/", VerifyEmailAsync).WithName("VerifyEmail");
+        auth.MapPost("/resend-verification/", ResendVerificationAsync).WithName("ResendVerification");
+
+        var apiAuth = app.MapGroup("/api-auth").WithTags("Accounts");
+        apiAuth.MapPost("/password/", PasswordSignInAsync).WithName("PasswordSignIn").RequireRateLimiting(RateLimits.Auth);
+        apiAuth.MapPost("/logout/", LogoutAsync).WithName("Logout").RequireAuthorization();
+
+        var users = app.MapGroup("/api/users").WithTags("Users").RequireAuthorization();
+        users.MapGet("/me/", MeAsync).WithName("GetCurrentUser");
+        users.MapGet("/", ListAsync).WithName("ListUsers");
+        users.MapGet("/{uuid}/", GetAsync).WithName("GetUser");
+        return app;
+    }
+
+    internal static UserDto ToDto(User u, HttpContext ctx) =>
+        new(u.Id.Hex(), Refs.Url(ctx, "users", u.Id), u.Email, u.FullName, u.IsStaff, u.IsActive, u.EmailVerified, u.CreatedAt);
+
+    private static async Task<Results<Created<UserDto>, ProblemHttpResult>> SignUpAsync(
+        SignUpRequest body, CmpDbContext db, AccountService accounts, PlatformSettings settings, HttpContext ctx, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var email = errors.Email("email", body.Email, required: true);
+        var fullName = errors.Text("full_name", body.FullName, 150, required: true);
+        foreach (var message in PasswordPolicy.Check(body.Password, email))
+        {
+            errors.Add("password", message);
+        }
+        if (email is not null && await db.Users.AnyAsync(u => u.Email == email, ct))
+        {
+            errors.Add("email", "A user with this email already exists.");
+        }
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+        var user = new User { Email = email!, FullName = fullName!, EmailVerified = !settings.RequireEmailVerification };
+        user.PasswordHash = accounts.HashPassword(user, body.Password!);
+        db.Users.Add(user);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
+        {
+            return Problems.Validation("email", "A user with this email already exists.");
+        }
+        if (settings.RequireEmailVerification)
+        {
+            await accounts.SendVerificationAsync(user, ctx, ct);
+        }
+        var dto = ToDto(user, ctx);
+        return TypedResults.Created(dto.Url, dto);
+    }
+
+    private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> VerifyEmailAsync(
+        VerifyEmailRequest body, CmpDbContext db, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(body.Token) || body.Token.Length > 200)
+        {
+            return Problems.Validation("token", "This field is required.");
+        }
+        var hash = SecretTokens.Hash(body.Token.Trim());
+        var now = DateTime.UtcNow;
+        var token = await db.OneTimeTokens.AsNoTracking()
+            .FirstOrDefaultAsync(t => t.TokenHash == hash && t.Purpose == OneTimeTokenPurpose.VerifyEmail, ct);
+        // Single use, race-safe: only the request that flips used_at from null wins.
+        var claimed = token is null ? 0 : await db.OneTimeTokens
+            .Where(t => t.Id == token.Id && t.UsedAt == null && t.ExpiresAt > now)
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), ct);
+        if (claimed != 1)
+        {
+            return Problems.Create(400, ProblemTypes.InvalidToken, "Invalid token.", "The verification token is unknown, expired or already used.");
+        }
+        await db.Users.Where(u => u.Id == token!.UserId).ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true), ct);
+        return TypedResults.Ok(new DetailResponse("Your email address is verified; you can sign in."));
+    }
+
+    private static async Task<Results<Accepted<DetailResponse>, ProblemHttpResult>> ResendVerificationAsync(
+        ResendVerificationRequest body, CmpDbContext db, AccountService accounts, HttpContext ctx, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var email = errors.Email("email", body.Email, required: true);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Email == email && !u.EmailVerified && u.IsActive, ct);
+        if (user is not null)
+        {
+            await accounts.SendVerificationAsync(user, ctx, ct);
+        }
+        // Same answer whether or not the address is registered: no account enumeration.
+        return TypedResults.Accepted((string?)null, new DetailResponse("If that address has an unverified account, a new verification email is on its way."));
+    }
+
+    private static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> PasswordSignInAsync(
+        PasswordSignInRequest body, CmpDbContext db, AccountService accounts, PlatformSettings settings, IConfiguration configuration,
+        HttpContext ctx, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var username = errors.Text("username", body.Username, 254, required: true);
+        if (string.IsNullOrEmpty(body.Password))
+        {
+            errors.Add("password", "This field is required.");
+        }
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+        var email = EmailAddress.Normalize(username!);
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Email == email, ct);
+        var now = DateTime.UtcNow;
+        if (user is null)
+        {
+            // Spend the same time as a real check so the answer does not reveal whether the account exists.
+            accounts.VerifyPassword(new User { Email = email, PasswordHash = DummyHash.Value }, body.Password!, out _);
+            return InvalidCredentials();
+        }
+        if (user.LockedUntil > now)
+        {
+            var seconds = (int)Math.Ceiling((user.LockedUntil.Value - now).TotalSeconds);
+            ctx.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return Problems.Create(429, ProblemTypes.AccountLocked, "Account locked.",
+                $"Too many failed sign-ins. Try again in {seconds} seconds.");
+        }
+        if (!accounts.VerifyPassword(user, body.Password!, out var rehash))
+        {
+            var threshold = configuration.GetValue("Auth:LockoutThreshold", 5);
+            var lockout = TimeSpan.FromMinutes(configuration.GetValue("Auth:LockoutMinutes", 15.0));
+            // Atomic increment: concurrent failures all count.
+            await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FailedSignInCount, u => u.FailedSignInCount + 1), ct);
+            await db.Users.Where(u => u.Id == user.Id && u.FailedSignInCount >= threshold)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.LockedUntil, now + lockout).SetProperty(u => u.FailedSignInCount, 0), ct);
+            return InvalidCredentials();
+        }
+        if (!user.IsActive)
+        {
+            return Problems.Forbidden("This account is deactivated.");
+        }
+        if (!user.EmailVerified && settings.RequireEmailVerification)
+        {
+            return Problems.Create(403, ProblemTypes.EmailNotVerified, "Email not verified.",
+                "Verify your email address first: open the link in the verification email, or ask for a new one at POST /api/auth/resend-verification/.");
+        }
+        user.FailedSignInCount = 0;
+        user.LockedUntil = null;
+        if (rehash)
+        {
+            user.PasswordHash = accounts.HashPassword(user, body.Password!);
+        }
+        var (token, row) = await accounts.IssueTokenAsync(user, ct);
+        return TypedResults.Ok(new TokenResponse(token, row.ExpiresAt, user.Id.Hex()));
+    }
+
+    private static readonly Lazy<string> DummyHash = new(() =>
+        new Microsoft.AspNetCore.Identity.PasswordHasher<User>().HashPassword(new User { Email = "x" }, SecretTokens.Create()));
+
+    private static ProblemHttpResult InvalidCredentials() =>
+        Problems.Unauthorized("Unable to sign in with the provided credentials.", ProblemTypes.InvalidCredentials);
+
+    private static async Task<NoContent> LogoutAsync(HttpContext ctx, CmpDbContext db, CancellationToken ct)
+    {
+        if (ctx.User.TokenId() is { } tokenId)
+        {
+            var now = DateTime.UtcNow;
+            await db.AuthTokens.Where(t => t.Id == tokenId && t.RevokedAt == null).ExecuteUpdateAsync(s => s.SetProperty(t => t.RevokedAt, now), ct);
+        }
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<MeDto>, ProblemHttpResult>> MeAsync(HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        var me = access.UserId;
+        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == me, ct);
+        if (user is null)
+        {
+            return Problems.NotFound("user");
+        }
+        var customers = await db.CustomerPermissions.AsNoTracking().Where(p => p.UserId == me)
+            .OrderBy(p => p.Customer.Name)
+            .Select(p => new { p.CustomerId, p.Customer.Name, p.Role }).ToListAsync(ct);
+        var projects = await db.ProjectPermissions.AsNoTracking().Where(p => p.UserId == me)
+            .OrderBy(p => p.Project.Name)
+            .Select(p => new { p.ProjectId, p.Project.Name, p.Project.CustomerId, p.Role }).ToListAsync(ct);
+        return TypedResults.Ok(new MeDto(
+            user.Id.Hex(), Refs.Url(ctx, "users", user.Id), user.Email, user.FullName, user.IsStaff, user.IsActive, user.EmailVerified, user.CreatedAt,
+            customers.Select(c => new CustomerMembershipDto(c.CustomerId.Hex(), c.Name, c.Role)).ToList(),
+            projects.Select(p => new ProjectMembershipDto(p.ProjectId.Hex(), p.Name, p.CustomerId.Hex(), p.Role)).ToList()));
+    }
+
+    private static readonly Ordering<User> UserOrdering = new Ordering<User>("email")
+        .Field("email", u => u.Email).Field("full_name", u => u.FullName).Field("created", u => u.CreatedAt);
+
+    private static async Task<Results<Ok<List<UserDto>>, ProblemHttpResult>> ListAsync(
+        ListQuery query, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        if (query.Error is not null)
+        {
+            return query.Error;
+        }
+        var me = access.UserId;
+        var users = access.IsStaff ? db.Users.AsNoTracking() : db.Users.AsNoTracking().Where(u => u.Id == me);
+        if (query.Search is { } term)
+        {
+            var t = term.ToLowerInvariant();
+            users = users.Where(u => u.Email.Contains(t) || u.FullName.ToLower().Contains(t));
+        }
+        if (!UserOrdering.TryApply(users, query.Ordering, out var ordered, out var problem))
+        {
+            return problem!;
+        }
+        var page = await ordered.ToPageAsync(query, ctx, ct);
+        return TypedResults.Ok(page.Select(u => ToDto(u, ctx)).ToList());
+    }
+
+    private static async Task<Results<Ok<UserDto>, ProblemHttpResult>> GetAsync(
+        string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        if (!Refs.TryParse(uuid, out var id) || (!access.IsStaff && id != access.UserId))
+        {
+            return Problems.NotFound("user");
+        }
+        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == id, ct);
+        return user is null ? Problems.NotFound("user") : TypedResults.Ok(ToDto(user, ctx));
+    }
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Cmp.Web.Features.Accounts;
+using Cmp.Web.Features.Organizations;
+using Cmp.Web.Features.Platform;
+using Cmp.Web.Infrastructure.Email;
+using Cmp.Web.Infrastructure.Http;
+using Cmp.Web.Infrastructure.Persistence;
+using Cmp.Web.Infrastructure.Security;
+using Cmp.Web.Infrastructure.Settings;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Scalar.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(args);
+var services = builder.Services;
+var configuration = builder.Configuration;
+
+services.ConfigureHttpJsonOptions(o =>
+{
+    o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+});
+services.AddProblemResponses();
+services.AddCmpRateLimits(configuration);
+services.AddHttpContextAccessor();
+services.AddOpenApi();
+services.AddPersistence(configuration);
+services.AddDataProtection().SetApplicationName("cmp").PersistKeysToDbContext<CmpDbContext>();
+services.AddSingleton<PlatformSettings>();
+services.AddScoped<Access>();
+services.AddScoped<EmailSender>();
+services.AddAccounts();
+services.AddPlatform();
+services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+    .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
+    .AddCmpOidc(configuration);
+services.AddAuthorization();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+
+app.MapOpenApi("/api/schema/");
+app.MapScalarApiReference("/api/docs", o => o.WithOpenApiRoutePattern("/api/schema/").WithTitle("CMP API"));
+app.MapPlatformEndpoints();
+app.MapAccountEndpoints();
+app.MapOidcEndpoints();
+app.MapCustomerEndpoints();
+app.MapProjectEndpoints();
+app.MapInvitationEndpoints();
+
+await app.Services.MigrateDatabaseAsync();
+var bootstrap = await Bootstrap.RunAsync(app.Services, configuration);
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+    var url = addresses.FirstOrDefault() ?? "http://localhost:5000";
+    Console.WriteLine();
+    Console.WriteLine($"CMP is running at {url}");
+    Console.WriteLine($"  API reference: {url}/api/docs/");
+    Console.WriteLine($"  Sign in:       POST {url}/api-auth/password/ {{\"username\": \"{bootstrap.AdminEmail}\", \"password\": \"...\"}}");
+    if (bootstrap.GeneratedPassword is not null)
+    {
+        Console.WriteLine($"  Staff user {bootstrap.AdminEmail} was created with the password: {bootstrap.GeneratedPassword}");
+        Console.WriteLine("  It is shown only this once. Set CMP_ADMIN_EMAIL and CMP_ADMIN_PASSWORD to choose your own.");
+    }
+    else if (bootstrap.AdminCreated)
+    {
+        Console.WriteLine($"  Staff user {bootstrap.AdminEmail} was created with the password from CMP_ADMIN_PASSWORD.");
+    }
+    else
+    {
+        Console.WriteLine($"  Staff user: {bootstrap.AdminEmail} (password as set on the first run).");
+    }
+    Console.WriteLine();
+});
+
+app.Run();
+
+/// <summary>Visible to the test project's WebApplicationFactory.</summary>
+public partial class Program;
