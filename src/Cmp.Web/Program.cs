@@ -25,7 +25,18 @@ services.ConfigureHttpJsonOptions(o =>
 services.AddProblemResponses();
 services.AddCmpRateLimits(configuration);
 services.AddHttpContextAccessor();
-services.AddOpenApi();
+services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+{
+    // Routes end in '/' (Waldur's convention); the generator trims it, so put it back.
+    var paths = new Microsoft.OpenApi.OpenApiPaths();
+    foreach (var (path, item) in document.Paths)
+    {
+        paths[path.EndsWith('/') ? path : path + "/"] = item;
+    }
+    document.Paths = paths;
+    document.Info.Title = "CMP API";
+    return Task.CompletedTask;
+}));
 services.AddPersistence(configuration);
 services.AddDataProtection().SetApplicationName("cmp").PersistKeysToDbContext<CmpDbContext>();
 services.AddSingleton<PlatformSettings>();
