@@ -30,7 +30,7 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Settings for this factory's host, by configuration key; subclasses add their own.</summary>
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         if (UsePostgres)
         {
@@ -72,7 +72,7 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public Task WithDbAsync(Func<CmpDbContext, Task> work) => WithDbAsync(async db => { await work(db); return 0; });
 
-    async Task IAsyncLifetime.DisposeAsync()
+    public virtual async Task DisposeAsyncCore()
     {
         await base.DisposeAsync();
         if (UsePostgres)
@@ -92,4 +92,6 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
             }
         }
     }
+
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsyncCore();
 }

@@ -53,6 +53,13 @@ public static class OidcEndpoints
             o.Scope.Add("email");
             o.Scope.Add("profile");
             o.ClaimActions.MapUniqueJsonKey("email_verified", "email_verified");
+            // The code comes back on a top-level GET, so Lax cookies survive the round trip, and they
+            // stay Secure whenever the site is served over https.
+            o.ResponseMode = "query";
+            o.CorrelationCookie.SameSite = SameSiteMode.Lax;
+            o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.NonceCookie.SameSite = SameSiteMode.Lax;
+            o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
         });
         return auth;
     }
