@@ -1,0 +1,3 @@
+namespace Cmp.Flows;
+
+internal static class Placeholder;
