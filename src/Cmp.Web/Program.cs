@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Cmp.Flows.Cli;
 using Cmp.Web.Features.Accounts;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Features.Platform;
@@ -12,6 +13,13 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Scalar.AspNetCore;
+
+// `dotnet run --project src/Cmp.Web -- flows check|run ...`: the flow runtime's command line, no web host.
+if (args.Length > 0 && args[0] == "flows")
+{
+    Environment.ExitCode = await FlowsCli.RunAsync(args[1..], Console.Out, Console.Error, Environment.GetEnvironmentVariable);
+    return;
+}
 
 var builder = WebApplication.CreateBuilder(args);
 var services = builder.Services;

@@ -1,0 +1,139 @@
+using Cmp.Flows.Components;
+using Cmp.Flows.Graph;
+using Cmp.Flows.Runtime;
+
+namespace Cmp.Flows.Checks;
+
+/// <summary>The result of checking one export: the graph when it parsed, and every problem found.</summary>
+public sealed record FlowCheckReport(FlowGraph? Graph, IReadOnlyList<FlowProblem> Problems)
+{
+    public bool Runnable => Graph is not null && Problems.Count == 0;
+}
+
+/// <summary>
+/// Refuses at import what the runtime cannot run. Each problem names the node id and component it is about:
+/// unsupported or edited components, dangling edges, cycles, type mismatches on edges, missing required
+/// fields, unsupported model providers, and a flow with nothing to answer with.
+/// </summary>
+public static class FlowChecker
+{
+    private static readonly IReadOnlySet<string> ToolCapable = new HashSet<string>(StringComparer.Ordinal) { "CalculatorComponent", "URL", "URLComponent" };
+
+    public static FlowCheckReport Check(byte[] utf8) => Check(FlowParser.Parse(utf8));
+
+    public static FlowCheckReport Check(string json) => Check(FlowParser.Parse(json));
+
+    private static FlowCheckReport Check(FlowParser.Result parsed)
+    {
+        if (parsed.Graph is null)
+        {
+            return new FlowCheckReport(null, parsed.Problems);
+        }
+        var graph = parsed.Graph;
+        var problems = new List<FlowProblem>(parsed.Problems);
+
+        foreach (var node in graph.Nodes.Values.OrderBy(n => n.Order))
+        {
+            var component = ComponentCatalog.Find(node.Component);
+            if (component is null)
+            {
+                problems.Add(new FlowProblem(node.Id, node.Component, $"The component '{node.DisplayName}' ({node.Component}) is not supported by the CMP runtime."));
+                continue;
+            }
+            if (node.Edited)
+            {
+                problems.Add(new FlowProblem(node.Id, node.Component, "The component's code was edited in Langflow; CMP never runs custom code."));
+                continue;
+            }
+            foreach (var message in component.Check(node))
+            {
+                problems.Add(new FlowProblem(node.Id, node.Component, message));
+            }
+            foreach (var field in node.Fields.Values.Where(f => f.Required && f.Show && !f.HasValue && f.Type != "model"))
+            {
+                // A 1.8 model list left empty means "the platform's default model"; anything else must be set or connected.
+                if (!graph.EdgesInto(node.Id).Any(e => e.TargetField == field.Name))
+                {
+                    problems.Add(new FlowProblem(node.Id, node.Component, $"The required field '{field.Name}' has no value and no connection."));
+                }
+            }
+        }
+
+        foreach (var edge in graph.Edges)
+        {
+            var hasSource = graph.Nodes.TryGetValue(edge.Source, out var source);
+            var hasTarget = graph.Nodes.TryGetValue(edge.Target, out var target);
+            if (!hasSource || !hasTarget)
+            {
+                var known = hasSource ? source : target;
+                problems.Add(new FlowProblem(known?.Id ?? edge.Source, known?.Component,
+                    $"An edge from {edge.Source} to {edge.Target} points to a node that is not in the flow."));
+                continue;
+            }
+            if (edge.IsLoopBack)
+            {
+                continue;
+            }
+            if (edge.InputTypes.Count > 0 && edge.OutputTypes.Count > 0 && !edge.OutputTypes.Intersect(edge.InputTypes).Any())
+            {
+                problems.Add(new FlowProblem(target!.Id, target.Component,
+                    $"The field '{edge.TargetField}' accepts {string.Join(", ", edge.InputTypes)} but receives {string.Join(", ", edge.OutputTypes)} from {source!.Id}."));
+            }
+            if (target!.Fields.Count > 0 && !target.Fields.ContainsKey(edge.TargetField!))
+            {
+                problems.Add(new FlowProblem(target.Id, target.Component, $"An edge from {source!.Id} feeds the field '{edge.TargetField}', which this component does not have."));
+            }
+            if (FlowPlan.IsToolEdge(edge) && ComponentCatalog.Find(source!.Component) is not null && !ToolCapable.Contains(source.Component))
+            {
+                problems.Add(new FlowProblem(source.Id, source.Component, "This component cannot be used as a tool by the CMP runtime."));
+            }
+        }
+
+        problems.AddRange(Cycles(graph));
+
+        if (!graph.Nodes.Values.Any(n => FlowPlan.OutputComponents.Contains(n.Component)))
+        {
+            problems.Add(new FlowProblem(null, null, "The flow has no Chat Output or Text Output: nothing would answer the user."));
+        }
+        return new FlowCheckReport(graph, problems.Distinct().ToList());
+    }
+
+    /// <summary>Cycles over the edges that carry values; Langflow's loop-back edges are its explicit loop and are left out.</summary>
+    private static IEnumerable<FlowProblem> Cycles(FlowGraph graph)
+    {
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = on the stack, 2 = done
+        var path = new List<string>();
+        var found = new List<FlowProblem>();
+
+        void Visit(string id)
+        {
+            state[id] = 1;
+            path.Add(id);
+            foreach (var edge in graph.EdgesOutOf(id).Where(e => !e.IsLoopBack && graph.Nodes.ContainsKey(e.Target)))
+            {
+                var next = edge.Target;
+                if (state.GetValueOrDefault(next) == 1)
+                {
+                    var cycle = path.Skip(path.IndexOf(next)).Append(next);
+                    var node = graph.Nodes[next];
+                    found.Add(new FlowProblem(node.Id, node.Component, $"The flow has a cycle: {string.Join(" → ", cycle)}. Only Langflow's loop output may feed back."));
+                }
+                else if (state.GetValueOrDefault(next) == 0)
+                {
+                    Visit(next);
+                }
+            }
+            path.RemoveAt(path.Count - 1);
+            state[id] = 2;
+        }
+
+        foreach (var node in graph.Nodes.Values.OrderBy(n => n.Order))
+        {
+            if (state.GetValueOrDefault(node.Id) == 0)
+            {
+                Visit(node.Id);
+            }
+        }
+        return found;
+    }
+}

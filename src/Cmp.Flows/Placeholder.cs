@@ -1,3 +1,0 @@
-namespace Cmp.Flows;
-
-internal static class Placeholder;
