@@ -93,7 +93,12 @@ public static class FlowChecker
 
         if (!graph.Nodes.Values.Any(n => FlowPlan.OutputComponents.Contains(n.Component)))
         {
-            problems.Add(new FlowProblem(null, null, "The flow has no Chat Output or Text Output: nothing would answer the user."));
+            // Name the nodes where the flow ends, so the seller sees where an output is missing.
+            var sinks = graph.Nodes.Values.Where(n => !graph.EdgesOutOf(n.Id).Any()).OrderBy(n => n.Order).ToList();
+            const string noOutput = "The flow has no Chat Output or Text Output: this node's result reaches nothing that answers the user.";
+            problems.AddRange(sinks.Count > 0
+                ? sinks.Select(n => new FlowProblem(n.Id, n.Component, noOutput))
+                : [new FlowProblem(null, null, "The flow has no nodes: nothing would answer the user.")]);
         }
         return new FlowCheckReport(graph, problems.Distinct().ToList());
     }
