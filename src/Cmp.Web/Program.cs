@@ -2,6 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cmp.Flows.Cli;
 using Cmp.Web.Features.Accounts;
+using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Offerings;
+using Cmp.Web.Features.Providers;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Features.Platform;
 using Cmp.Web.Infrastructure.Email;
@@ -52,6 +55,7 @@ services.AddScoped<Access>();
 services.AddScoped<EmailSender>();
 services.AddAccounts();
 services.AddPlatform();
+services.AddAgents(configuration);
 services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
     .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
     .AddCmpOidc(configuration);
@@ -73,6 +77,9 @@ app.MapOidcEndpoints();
 app.MapCustomerEndpoints();
 app.MapProjectEndpoints();
 app.MapInvitationEndpoints();
+app.MapProviderEndpoints();
+app.MapProviderAgentEndpoints();
+app.MapCatalogEndpoints();
 
 await app.Services.MigrateDatabaseAsync();
 var bootstrap = await Bootstrap.RunAsync(app.Services, configuration);

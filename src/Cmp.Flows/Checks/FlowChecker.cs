@@ -66,7 +66,7 @@ public static class FlowChecker
             if (!hasSource || !hasTarget)
             {
                 var known = hasSource ? source : target;
-                problems.Add(new FlowProblem(known?.Id ?? edge.Source, known?.Component,
+                problems.Add(new FlowProblem(known?.Id, known?.Component,
                     $"An edge from {edge.Source} to {edge.Target} points to a node that is not in the flow."));
                 continue;
             }
@@ -103,40 +103,49 @@ public static class FlowChecker
         return new FlowCheckReport(graph, problems.Distinct().ToList());
     }
 
-    /// <summary>Cycles over the edges that carry values; Langflow's loop-back edges are its explicit loop and are left out.</summary>
-    private static IEnumerable<FlowProblem> Cycles(FlowGraph graph)
+    /// <summary>
+    /// Cycles over the edges that carry values; Langflow's loop-back edges are its explicit loop and are left out.
+    /// Depth-first with an explicit stack, so a long chain cannot overflow the call stack.
+    /// </summary>
+    private static List<FlowProblem> Cycles(FlowGraph graph)
     {
-        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = on the stack, 2 = done
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 = on the path, 2 = done
         var path = new List<string>();
         var found = new List<FlowProblem>();
-
-        void Visit(string id)
+        foreach (var root in graph.Nodes.Values.OrderBy(n => n.Order))
         {
-            state[id] = 1;
-            path.Add(id);
-            foreach (var edge in graph.EdgesOutOf(id).Where(e => !e.IsLoopBack && graph.Nodes.ContainsKey(e.Target)))
+            if (state.GetValueOrDefault(root.Id) != 0)
             {
-                var next = edge.Target;
-                if (state.GetValueOrDefault(next) == 1)
-                {
-                    var cycle = path.Skip(path.IndexOf(next)).Append(next);
-                    var node = graph.Nodes[next];
-                    found.Add(new FlowProblem(node.Id, node.Component, $"The flow has a cycle: {string.Join(" → ", cycle)}. Only Langflow's loop output may feed back."));
-                }
-                else if (state.GetValueOrDefault(next) == 0)
-                {
-                    Visit(next);
-                }
+                continue;
             }
-            path.RemoveAt(path.Count - 1);
-            state[id] = 2;
-        }
-
-        foreach (var node in graph.Nodes.Values.OrderBy(n => n.Order))
-        {
-            if (state.GetValueOrDefault(node.Id) == 0)
+            var stack = new Stack<(string Id, IEnumerator<FlowEdge> Next)>();
+            state[root.Id] = 1;
+            path.Add(root.Id);
+            stack.Push((root.Id, graph.EdgesOutOf(root.Id).Where(e => !e.IsLoopBack && graph.Nodes.ContainsKey(e.Target)).GetEnumerator()));
+            while (stack.Count > 0)
             {
-                Visit(node.Id);
+                var (id, next) = stack.Peek();
+                if (!next.MoveNext())
+                {
+                    stack.Pop();
+                    path.RemoveAt(path.Count - 1);
+                    state[id] = 2;
+                    continue;
+                }
+                var target = next.Current.Target;
+                switch (state.GetValueOrDefault(target))
+                {
+                    case 1:
+                        var cycle = path.Skip(path.IndexOf(target)).Append(target);
+                        var node = graph.Nodes[target];
+                        found.Add(new FlowProblem(node.Id, node.Component, $"The flow has a cycle: {string.Join(" → ", cycle)}. Only Langflow's loop output may feed back."));
+                        break;
+                    case 0:
+                        state[target] = 1;
+                        path.Add(target);
+                        stack.Push((target, graph.EdgesOutOf(target).Where(e => !e.IsLoopBack && graph.Nodes.ContainsKey(e.Target)).GetEnumerator()));
+                        break;
+                }
             }
         }
         return found;

@@ -12,9 +12,13 @@ public sealed class FlowGraph
     public required IReadOnlyDictionary<string, FlowNode> Nodes { get; init; }
     public required IReadOnlyList<FlowEdge> Edges { get; init; }
 
-    public IEnumerable<FlowEdge> EdgesInto(string nodeId) => Edges.Where(e => e.Target == nodeId);
+    private ILookup<string, FlowEdge>? _into;
+    private ILookup<string, FlowEdge>? _outOf;
 
-    public IEnumerable<FlowEdge> EdgesOutOf(string nodeId) => Edges.Where(e => e.Source == nodeId);
+    // Indexed once: checks and runs ask for a node's edges many times, and exports can be large.
+    public IEnumerable<FlowEdge> EdgesInto(string nodeId) => (_into ??= Edges.ToLookup(e => e.Target, StringComparer.Ordinal))[nodeId];
+
+    public IEnumerable<FlowEdge> EdgesOutOf(string nodeId) => (_outOf ??= Edges.ToLookup(e => e.Source, StringComparer.Ordinal))[nodeId];
 }
 
 /// <summary>One component instance: its type (Langflow's component name), its fields and outputs.</summary>

@@ -40,11 +40,11 @@ public static class FlowParser
         }
         var data = top["data"] as JsonObject ?? top;
         var problems = new List<FlowProblem>();
-        if (data["nodes"] is not JsonArray nodesJson)
+        if (data["nodes"] is not JsonArray)
         {
             problems.Add(new FlowProblem(null, null, "The export has no data.nodes list."));
         }
-        else if (data["edges"] is not JsonArray)
+        if (data["edges"] is not JsonArray)
         {
             problems.Add(new FlowProblem(null, null, "The export has no data.edges list."));
         }

@@ -26,6 +26,11 @@ public static class ProblemTypes
     public const string RateLimited = Prefix + "rate-limited";
     public const string Internal = Prefix + "internal-error";
     public const string OidcDisabled = Prefix + "oidc-disabled";
+    public const string InvalidFlow = Prefix + "invalid-flow";
+    public const string RuntimeNotReady = Prefix + "runtime-not-ready";
+    public const string PublishRequirements = Prefix + "publish-requirements";
+    public const string ProviderPending = Prefix + "provider-pending";
+    public const string RunFailed = Prefix + "run-failed";
     public const string OidcUninvited = Prefix + "oidc-uninvited";
     public const string OidcEmailNotVerified = Prefix + "oidc-email-not-verified";
 
@@ -141,4 +146,29 @@ public static class EmailAddress
         && value.IndexOf('@') is var at && at > 0 && value.IndexOf('.', at) > at + 1 && !value.EndsWith('.');
 
     public static string Normalize(string value) => value.Trim().ToLowerInvariant();
+}
+
+/// <summary>Wire names for state enums: PascalCase members become SCREAMING_SNAKE (PendingConsumer → PENDING_CONSUMER).</summary>
+public static class WireNames
+{
+    public static string Screaming<T>(this T value) where T : struct, Enum =>
+        System.Text.RegularExpressions.Regex.Replace(value.ToString(), "(?<=[a-z0-9])([A-Z])", "_$1").ToUpperInvariant();
+
+    public static bool TryParseScreaming<T>(string? value, out T result) where T : struct, Enum
+    {
+        result = default;
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return false;
+        }
+        foreach (var candidate in Enum.GetValues<T>())
+        {
+            if (string.Equals(candidate.Screaming(), value.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                result = candidate;
+                return true;
+            }
+        }
+        return false;
+    }
 }

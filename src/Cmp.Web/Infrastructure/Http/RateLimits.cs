@@ -10,6 +10,9 @@ public static class RateLimits
     /// <summary>Sign-up, sign-in, verification: a fixed window per client IP.</summary>
     public const string Auth = "auth";
 
+    /// <summary>Anonymous reads such as the catalog: a generous fixed window per client IP.</summary>
+    public const string Public = "public";
+
     public static IServiceCollection AddCmpRateLimits(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddRateLimiter(o =>
@@ -20,6 +23,14 @@ public static class RateLimits
                 _ => new FixedWindowRateLimiterOptions
                 {
                     PermitLimit = configuration.GetValue("RateLimits:AuthPerMinute", 20),
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
+            o.AddPolicy(Public, context => RateLimitPartition.GetFixedWindowLimiter(
+                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = configuration.GetValue("RateLimits:PublicPerMinute", 600),
                     Window = TimeSpan.FromMinutes(1),
                     QueueLimit = 0,
                 }));

@@ -1,4 +1,6 @@
 using Cmp.Web.Features.Accounts;
+using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Providers;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Infrastructure.Email;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
@@ -24,6 +26,14 @@ public abstract class CmpDbContext(DbContextOptions options) : DbContext(options
     public DbSet<CustomerPermission> CustomerPermissions => Set<CustomerPermission>();
     public DbSet<ProjectPermission> ProjectPermissions => Set<ProjectPermission>();
     public DbSet<Invitation> Invitations => Set<Invitation>();
+    public DbSet<MarketplaceProvider> ServiceProviders => Set<MarketplaceProvider>();
+    public DbSet<ProviderAgent> ProviderAgents => Set<ProviderAgent>();
+    public DbSet<FlowVersion> FlowVersions => Set<FlowVersion>();
+    public DbSet<AgentFile> AgentFiles => Set<AgentFile>();
+    public DbSet<AgentSecret> AgentSecrets => Set<AgentSecret>();
+    public DbSet<Plan> Plans => Set<Plan>();
+    public DbSet<PlanComponent> PlanComponents => Set<PlanComponent>();
+    public DbSet<ConversationMessage> ConversationMessages => Set<ConversationMessage>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)

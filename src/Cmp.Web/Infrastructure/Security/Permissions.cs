@@ -30,6 +30,7 @@ public static class Permission
     public const string RegisterServiceProvider = "REGISTER_SERVICE_PROVIDER";
     public const string ApproveOrder = "APPROVE_ORDER";
     public const string CreateOrder = "CREATE_ORDER";
+    public const string ManageOfferings = "MANAGE_OFFERINGS";
 }
 
 /// <summary>
@@ -45,7 +46,7 @@ public static class RolePermissions
     {
         [CustomerRole.Owner] = new HashSet<string>(
             [Permission.ViewCustomer, Permission.UpdateCustomer, Permission.ManageCustomerUsers, Permission.CreateProject,
-             Permission.RegisterServiceProvider, Permission.ApproveOrder, .. ProjectWide]),
+             Permission.RegisterServiceProvider, Permission.ManageOfferings, Permission.ApproveOrder, .. ProjectWide]),
         [CustomerRole.Manager] = new HashSet<string>(
             [Permission.ViewCustomer, Permission.CreateProject, Permission.ViewProject, Permission.UpdateProject,
              Permission.ManageProjectUsers, Permission.CreateOrder]),

@@ -214,6 +214,395 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("content");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_type");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("file_name");
+
+                    b.Property<Guid>("FlowVersionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("flow_version_id");
+
+                    b.Property<string>("NodeId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node_id");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size");
+
+                    b.HasKey("Id")
+                        .HasName("pk_agent_files");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_agent_files_agent_id");
+
+                    b.HasIndex("FlowVersionId", "NodeId")
+                        .HasDatabaseName("ix_agent_files_flow_version_id_node_id");
+
+                    b.ToTable("agent_files", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.AgentSecret", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Protected")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("protected");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_agent_secrets");
+
+                    b.HasIndex("AgentId", "Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_agent_secrets_agent_id_name");
+
+                    b.ToTable("agent_secrets", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.ConversationMessage", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scope");
+
+                    b.Property<string>("Sender")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sender");
+
+                    b.Property<string>("SenderName")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sender_name");
+
+                    b.Property<string>("SessionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("session_id");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.HasKey("Id")
+                        .HasName("pk_conversation_messages");
+
+                    b.HasIndex("Scope", "SessionId", "CreatedAt")
+                        .HasDatabaseName("ix_conversation_messages_scope_session_id_created_at");
+
+                    b.ToTable("conversation_messages", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.FlowVersion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<string>("Json")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("json");
+
+                    b.Property<int>("Number")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("number");
+
+                    b.Property<string>("Sha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sha256");
+
+                    b.Property<string>("Summary")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("summary");
+
+                    b.HasKey("Id")
+                        .HasName("pk_flow_versions");
+
+                    b.HasIndex("AgentId", "Number")
+                        .IsUnique()
+                        .HasDatabaseName("ix_flow_versions_agent_id_number");
+
+                    b.ToTable("flow_versions", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime?>("ArchivedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("archived_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("currency");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("description");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plans");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_plans_agent_id");
+
+                    b.ToTable("plans", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.PlanComponent", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BillingType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("billing_type");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("LimitAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("limit_amount");
+
+                    b.Property<string>("MeasuredUnit")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("measured_unit");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<decimal>("Price")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("price");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plan_components");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_plan_components_plan_id");
+
+                    b.ToTable("plan_components", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.ProviderAgent", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("category");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid?>("CurrentFlowVersionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("current_flow_version_id");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("description");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("OfferingId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("offering_id");
+
+                    b.Property<string>("RemoteFlowId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("remote_flow_id");
+
+                    b.Property<bool>("RequiresProviderApproval")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requires_provider_approval");
+
+                    b.Property<string>("RuntimeError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("runtime_error");
+
+                    b.Property<string>("RuntimeState")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("runtime_state");
+
+                    b.Property<Guid>("ServiceProviderId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("service_provider_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_provider_agents");
+
+                    b.HasIndex("CurrentFlowVersionId")
+                        .HasDatabaseName("ix_provider_agents_current_flow_version_id");
+
+                    b.HasIndex("OfferingId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_provider_agents_offering_id");
+
+                    b.HasIndex("ServiceProviderId")
+                        .HasDatabaseName("ix_provider_agents_service_provider_id");
+
+                    b.HasIndex("State")
+                        .HasDatabaseName("ix_provider_agents_state");
+
+                    b.ToTable("provider_agents", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Organizations.Customer", b =>
                 {
                     b.Property<Guid>("Id")
@@ -469,6 +858,54 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("project_permissions", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Providers.MarketplaceProvider", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("ApprovedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("approved_at");
+
+                    b.Property<Guid?>("ApprovedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("approved_by_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("customer_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_service_providers");
+
+                    b.HasIndex("CustomerId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_service_providers_customer_id");
+
+                    b.ToTable("service_providers", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Infrastructure.Email.OutgoingEmail", b =>
                 {
                     b.Property<Guid>("Id")
@@ -573,6 +1010,83 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("User");
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_agent_files_provider_agents_agent_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.FlowVersion", null)
+                        .WithMany()
+                        .HasForeignKey("FlowVersionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_agent_files_flow_versions_flow_version_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.AgentSecret", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_agent_secrets_provider_agents_agent_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.FlowVersion", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_flow_versions_provider_agents_agent_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plans_provider_agents_agent_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.PlanComponent", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                        .WithMany("Components")
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_components_plans_plan_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.ProviderAgent", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.FlowVersion", "CurrentFlowVersion")
+                        .WithMany()
+                        .HasForeignKey("CurrentFlowVersionId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .HasConstraintName("fk_provider_agents_flow_versions_current_flow_version_id");
+
+                    b.HasOne("Cmp.Web.Features.Providers.MarketplaceProvider", "ServiceProvider")
+                        .WithMany()
+                        .HasForeignKey("ServiceProviderId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_provider_agents_service_providers_service_provider_id");
+
+                    b.Navigation("CurrentFlowVersion");
+
+                    b.Navigation("ServiceProvider");
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Organizations.CustomerPermission", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Organizations.Customer", "Customer")
@@ -645,6 +1159,23 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("Project");
 
                     b.Navigation("User");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Providers.MarketplaceProvider", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", "Customer")
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_service_providers_customers_customer_id");
+
+                    b.Navigation("Customer");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
+                {
+                    b.Navigation("Components");
                 });
 #pragma warning restore 612, 618
         }
