@@ -84,6 +84,40 @@ public sealed partial class Api(CmpFactory factory)
     }
 
     public sealed record User(string Email, string Uuid, string Token, HttpClient Client);
+
+    public sealed record Seller(User Owner, string Customer, string Provider);
+
+    /// <summary>A user who owns an organization registered as an (active) service provider.</summary>
+    public async Task<Seller> NewSellerAsync(string name = "Seller Inc")
+    {
+        var owner = await NewUserAsync();
+        var customer = await NewCustomerAsync(owner, name);
+        var provider = await Json.ReadAsync(await owner.Client.PostAsJsonAsync("/api/marketplace-service-providers/", new { customer }), HttpStatusCode.Created);
+        return new Seller(owner, customer, provider["uuid"]!.GetValue<string>());
+    }
+
+    public static async Task<string> NewAgentAsync(Seller seller, string name = "Helper", string category = "Assistants")
+    {
+        var agent = await Json.ReadAsync(await seller.Owner.Client.PostAsJsonAsync("/api/provider-agents/",
+            new { service_provider = seller.Provider, name, description = "Answers questions", category }), HttpStatusCode.Created);
+        return agent["uuid"]!.GetValue<string>();
+    }
+
+    /// <summary>Polls the agent until its runtime leaves DEPLOYING; returns the agent.</summary>
+    public static async Task<JsonObject> WaitForRuntimeAsync(HttpClient client, string agent)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var current = await Json.ReadAsync(await client.GetAsync($"/api/provider-agents/{agent}/"), HttpStatusCode.OK);
+            var state = current["runtime_state"]!.GetValue<string>();
+            if (state != "DEPLOYING" || DateTime.UtcNow > deadline)
+            {
+                return current;
+            }
+            await Task.Delay(50);
+        }
+    }
 }
 
 public static class Json

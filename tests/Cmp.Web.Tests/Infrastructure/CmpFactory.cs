@@ -2,6 +2,7 @@ using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Cmp.Web.Tests.Infrastructure;
@@ -26,6 +27,9 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ?? throw new InvalidOperationException("CMP_TEST_DATABASE=postgres needs CMP_TEST_PG (run the tests through ./test.sh).");
 
     public string ConnectionString { get; private set; } = "";
+
+    /// <summary>Every log line the application wrote, at every level, for assertions such as "no secret is logged".</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Logs { get; } = new();
 
     /// <summary>Settings for this factory's host, by configuration key; subclasses add their own.</summary>
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
@@ -56,11 +60,17 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("CMP_ADMIN_PASSWORD", StaffPassword);
         builder.UseSetting("Cmp:DemoData", "false");
         builder.UseSetting("RateLimits:AuthPerMinute", "100000");
-        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("Logging:LogLevel:Default", "Debug");
+        builder.UseSetting("Logging:LogLevel:Microsoft.EntityFrameworkCore", "Information");
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);
         }
+        builder.ConfigureLogging(logging =>
+        {
+            logging.ClearProviders();
+            logging.AddProvider(new CapturingLoggerProvider(Logs));
+        });
     }
 
     /// <summary>Runs <paramref name="work"/> with a DbContext of the running application.</summary>
@@ -94,4 +104,24 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsyncCore();
+}
+
+/// <summary>Keeps every formatted log line (and exception text) in memory.</summary>
+internal sealed class CapturingLoggerProvider(System.Collections.Concurrent.ConcurrentQueue<string> sink) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, sink);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentQueue<string> sink) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            sink.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+    }
 }

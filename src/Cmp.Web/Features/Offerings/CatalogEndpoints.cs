@@ -25,11 +25,17 @@ public static class CatalogEndpoints
         return app;
     }
 
-    private sealed record Row(ProviderAgent Agent, Guid ProviderId, string ProviderName);
+    // A class with init members (not a positional record) so EF can filter and order on the projection.
+    private sealed class Row
+    {
+        public required ProviderAgent Agent { get; init; }
+        public required Guid ProviderId { get; init; }
+        public required string ProviderName { get; init; }
+    }
 
     private static IQueryable<Row> Active(CmpDbContext db) =>
         db.ProviderAgents.AsNoTracking().Where(a => a.State == OfferingState.Active)
-            .Select(a => new Row(a, a.ServiceProviderId, a.ServiceProvider.Customer.Name));
+            .Select(a => new Row { Agent = a, ProviderId = a.ServiceProviderId, ProviderName = a.ServiceProvider.Customer.Name });
 
     private static async Task<List<OfferingDto>> ToDtosAsync(List<Row> rows, CmpDbContext db, HttpContext ctx, CancellationToken ct)
     {
