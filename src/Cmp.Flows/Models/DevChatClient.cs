@@ -39,6 +39,7 @@ public sealed class DevChatClient : IChatClient
         });
     }
 
+#pragma warning disable CS1998 // an async iterator with nothing to await: the dev model answers at once
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -48,10 +49,10 @@ public sealed class DevChatClient : IChatClient
         {
             cancellationToken.ThrowIfCancellationRequested();
             yield return new ChatResponseUpdate(ChatRole.Assistant, chunk) { ModelId = ModelId };
-            await Task.Yield();
         }
         yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = ModelId, FinishReason = ChatFinishReason.Stop, Contents = [new UsageContent(Usage(list, text))] };
     }
+#pragma warning restore CS1998
 
     /// <summary>Splits into words, each chunk keeping the whitespace before it, so the chunks concatenate to the text.</summary>
     public static IEnumerable<string> Words(string text)

@@ -19,6 +19,42 @@ internal sealed class FlowPlan
 
     public static bool IsToolEdge(FlowEdge e) => e.SourceOutput == "component_as_tool" || e.OutputTypes.Contains("Tool");
 
+    /// <summary>The needed nodes, each after the nodes it reads from (the checks guarantee there is no cycle).</summary>
+    private static List<FlowNode> TopologicalOrder(FlowGraph graph, HashSet<string> needed)
+    {
+        var order = new List<FlowNode>(needed.Count);
+        var state = new Dictionary<string, bool>(StringComparer.Ordinal); // false = in progress, true = placed
+        foreach (var root in graph.Nodes.Values.Where(n => needed.Contains(n.Id)).OrderBy(n => n.Order))
+        {
+            var stack = new Stack<(string Id, bool Expanded)>();
+            stack.Push((root.Id, false));
+            while (stack.Count > 0)
+            {
+                var (id, expanded) = stack.Pop();
+                if (expanded)
+                {
+                    state[id] = true;
+                    order.Add(graph.Nodes[id]);
+                    continue;
+                }
+                if (state.ContainsKey(id))
+                {
+                    continue;
+                }
+                state[id] = false;
+                stack.Push((id, true));
+                foreach (var e in graph.EdgesInto(id).Where(e => !e.IsLoopBack && !IsToolEdge(e) && needed.Contains(e.Source)))
+                {
+                    if (!state.ContainsKey(e.Source))
+                    {
+                        stack.Push((e.Source, false));
+                    }
+                }
+            }
+        }
+        return order;
+    }
+
     public static FlowPlan Build(FlowGraph graph)
     {
         var outputs = graph.Nodes.Values.Where(n => OutputComponents.Contains(n.Component)).OrderBy(n => n.Order).ToList();
@@ -57,7 +93,7 @@ internal sealed class FlowPlan
             Outputs = outputs,
             InputNodeIds = inputs.Select(n => n.Id).ToHashSet(StringComparer.Ordinal),
             HasChatInput = chatInputs.Count > 0,
-            Needed = graph.Nodes.Values.Where(n => needed.Contains(n.Id)).OrderBy(n => n.Order).ToList(),
+            Needed = TopologicalOrder(graph, needed),
             StreamingNodeId = streaming,
         };
     }

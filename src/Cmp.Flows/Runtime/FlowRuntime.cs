@@ -35,98 +35,108 @@ public sealed class FlowRuntime(FlowRuntimeOptions options)
 
     internal HttpClient UrlClient => _urlHttp.Value;
 
+    /// <summary>Runs one turn and answers when it is done (no token events: the model is called without streaming).</summary>
     public async Task<FlowRunResult> RunAsync(FlowGraph graph, FlowRunRequest request, CancellationToken ct = default)
     {
-        FlowRunResult? result = null;
-        await foreach (var e in RunStreamingAsync(graph, request, ct))
-        {
-            if (e is FlowCompletedEvent done)
-            {
-                result = done.Result;
-            }
-        }
-        return result!;
-    }
-
-    public async IAsyncEnumerable<FlowRunEvent> RunStreamingAsync(FlowGraph graph, FlowRunRequest request, [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        var plan = _plans.GetValue(graph, FlowPlan.Build);
-        if (plan.Outputs.Count == 0)
-        {
-            throw new FlowRunException(null, null, "The flow has no Chat Output or Text Output to answer with.");
-        }
+        var plan = PlanOf(graph);
         var budget = request.TimeBudget ?? Options.TimeBudget;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(budget);
-        var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+        var run = new RunState(this, graph, plan, request, null, timeout.Token);
+        var output = await WithBudgetAsync(ExecuteAsync(run), budget, timeout, ct);
+        return Result(run, plan, request, output);
+    }
+
+    /// <summary>Runs one turn, yielding the answer's tokens as the model streams them, then the result.</summary>
+    public async IAsyncEnumerable<FlowRunEvent> RunStreamingAsync(FlowGraph graph, FlowRunRequest request, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var plan = PlanOf(graph);
+        var budget = request.TimeBudget ?? Options.TimeBudget;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(budget);
+        var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var run = new RunState(this, graph, plan, request, channel.Writer, timeout.Token);
 
-        var work = Task.Run(async () =>
-        {
-            try
-            {
-                return await ExecuteAsync(run);
-            }
-            finally
-            {
-                channel.Writer.TryComplete();
-            }
-        }, CancellationToken.None);
-
+        var work = CompleteAfterAsync(ExecuteAsync(run), channel.Writer);
         await foreach (var chunk in channel.Reader.ReadAllAsync(CancellationToken.None))
         {
             yield return new FlowTokenEvent(chunk);
         }
+        var output = await WithBudgetAsync(work, budget, timeout, ct);
+        if (!run.Streamed && output.Length > 0)
+        {
+            yield return new FlowTokenEvent(output);
+        }
+        yield return new FlowCompletedEvent(Result(run, plan, request, output));
+    }
 
-        string output;
+    private FlowPlan PlanOf(FlowGraph graph)
+    {
+        var plan = _plans.GetValue(graph, FlowPlan.Build);
+        return plan.Outputs.Count == 0 ? throw new FlowRunException(null, null, "The flow has no Chat Output or Text Output to answer with.") : plan;
+    }
+
+    private static async Task<string> CompleteAfterAsync(Task<string> work, ChannelWriter<string> writer)
+    {
         try
         {
-            output = await work;
+            return await work;
+        }
+        finally
+        {
+            writer.TryComplete();
+        }
+    }
+
+    private static async Task<string> WithBudgetAsync(Task<string> work, TimeSpan budget, CancellationTokenSource timeout, CancellationToken ct)
+    {
+        try
+        {
+            return await work;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && timeout.IsCancellationRequested)
         {
             throw new FlowRunException(null, null, $"The run exceeded its time budget of {budget.TotalSeconds:0.###} s and was stopped.");
         }
-        if (!run.Streamed && output.Length > 0)
-        {
-            yield return new FlowTokenEvent(output);
-        }
-        var now = DateTime.UtcNow;
-        var turn = new List<StoredMessage>();
-        if (plan.HasChatInput)
-        {
-            turn.Add(new StoredMessage(FlowMessage.User, "User", request.Input, now));
-        }
-        turn.Add(new StoredMessage(FlowMessage.Machine, "AI", output, now));
-        yield return new FlowCompletedEvent(new FlowRunResult(output, request.SessionId, run.Usage, run.Clock.Elapsed, run.Timings, turn));
     }
 
+    private static FlowRunResult Result(RunState run, FlowPlan plan, FlowRunRequest request, string output)
+    {
+        var now = DateTime.UtcNow;
+        IReadOnlyList<StoredMessage> turn = plan.HasChatInput
+            ? [new StoredMessage(FlowMessage.User, "User", request.Input, now), new StoredMessage(FlowMessage.Machine, "AI", output, now)]
+            : [new StoredMessage(FlowMessage.Machine, "AI", output, now)];
+        return new FlowRunResult(output, request.SessionId, run.Usage, run.Clock.Elapsed, run.Timings, turn);
+    }
+
+    /// <summary>
+    /// Starts every needed node in dependency order; each awaits its inputs' tasks. A node runs inline until
+    /// it waits on something real (a model, a page), so independent branches overlap their I/O without a
+    /// thread hop per node.
+    /// </summary>
     private static async Task<string> ExecuteAsync(RunState run)
     {
-        var tasks = new Dictionary<string, Task<IReadOnlyDictionary<string, object?>>>(StringComparer.Ordinal);
-        var gate = new Lock();
-
-        Task<IReadOnlyDictionary<string, object?>> Get(string id)
+        await Task.Yield(); // the caller gets its enumerator back before any node runs
+        var tasks = new Dictionary<string, Task<IReadOnlyDictionary<string, object?>>>(run.Plan.Needed.Count, StringComparer.Ordinal);
+        foreach (var node in run.Plan.Needed)
         {
-            lock (gate)
-            {
-                if (!tasks.TryGetValue(id, out var task))
-                {
-                    tasks[id] = task = Task.Run(() => RunNodeAsync(run, run.Graph.Nodes[id], Get), run.Ct);
-                }
-                return task;
-            }
+            tasks[node.Id] = RunNodeAsync(run, node, id => tasks[id]);
         }
-
-        var all = run.Plan.Needed.Select(n => Get(n.Id)).ToList();
-        await Task.WhenAll(all);
+        await Task.WhenAll(tasks.Values);
+        if (run.Plan.Outputs.Count == 1)
+        {
+            return Values.ToText((await tasks[run.Plan.Outputs[0].Id]).Values.FirstOrDefault());
+        }
         var texts = new List<string>();
         foreach (var output in run.Plan.Outputs)
         {
-            var values = await Get(output.Id);
-            texts.Add(Values.ToText(values.Values.FirstOrDefault()));
+            var text = Values.ToText((await tasks[output.Id]).Values.FirstOrDefault());
+            if (text.Length > 0)
+            {
+                texts.Add(text);
+            }
         }
-        return string.Join("\n\n", texts.Where(t => t.Length > 0));
+        return string.Join("\n\n", texts);
     }
 
     private static async Task<IReadOnlyDictionary<string, object?>> RunNodeAsync(

@@ -7,7 +7,7 @@ using Microsoft.Extensions.AI;
 namespace Cmp.Flows.Runtime;
 
 /// <summary>The mutable state of one run: usage, timings, the token stream, cancellation.</summary>
-internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan plan, FlowRunRequest request, ChannelWriter<string> tokens, CancellationToken ct)
+internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan plan, FlowRunRequest request, ChannelWriter<string>? tokens, CancellationToken ct)
 {
     private readonly Lock _gate = new();
     private readonly List<NodeTiming> _timings = [];
@@ -89,7 +89,7 @@ internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan pl
         }
         try
         {
-            if (Plan.StreamingNodeId == ctx.Node.Id)
+            if (tokens is not null && Plan.StreamingNodeId == ctx.Node.Id)
             {
                 var text = new System.Text.StringBuilder();
                 UsageDetails? usage = null;

@@ -149,8 +149,13 @@ public sealed class LiveRunTests : IAsyncLifetime
         var graph = Corpus.Graph("1.7", "Basic Prompting");
         _server.ChunkDelay = TimeSpan.FromMilliseconds(200);
         _server.Enqueue(ScriptedReply.Text(string.Join(' ', Enumerable.Repeat("slow", 50))));
-        var ex = await Assert.ThrowsAsync<FlowRunException>(() =>
-            _runtime.RunAsync(graph, new FlowRunRequest { Input = "Go", Secrets = Secrets, TimeBudget = TimeSpan.FromMilliseconds(500) }));
+        // Streamed, so the server's per-chunk delay makes the run slow.
+        var ex = await Assert.ThrowsAsync<FlowRunException>(async () =>
+        {
+            await foreach (var _ in _runtime.RunStreamingAsync(graph, new FlowRunRequest { Input = "Go", Secrets = Secrets, TimeBudget = TimeSpan.FromMilliseconds(500) }))
+            {
+            }
+        });
         Assert.Contains("time budget", ex.Message);
     }
 
