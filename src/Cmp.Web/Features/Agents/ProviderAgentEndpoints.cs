@@ -13,6 +13,7 @@ using Cmp.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Polly;
 
 namespace Cmp.Web.Features.Agents;
 
@@ -30,7 +31,36 @@ public static partial class ProviderAgentEndpoints
             TimeBudget = TimeSpan.FromSeconds(configuration.GetValue("Flows:TimeBudgetSeconds", 120.0)),
         }));
         services.AddSingleton<BuiltinAgentRuntime>();
-        services.AddSingleton<IAgentRuntime>(sp => sp.GetRequiredService<BuiltinAgentRuntime>());
+        if (configuration["LANGFLOW_URL"] is { Length: > 0 } langflow)
+        {
+            // Remote runtime: resilient HTTP (timeout + circuit breaker), and no retries: a run is not idempotent.
+            services.AddHttpClient(RemoteLangflowRuntime.HttpClientName, c =>
+            {
+                c.BaseAddress = new Uri(langflow.TrimEnd('/') + "/");
+                c.Timeout = Timeout.InfiniteTimeSpan;
+                if (configuration["LANGFLOW_API_KEY"] is { Length: > 0 } key)
+                {
+                    c.DefaultRequestHeaders.Add("x-api-key", key);
+                }
+            }).AddResilienceHandler("langflow", b =>
+            {
+                b.AddTimeout(TimeSpan.FromSeconds(configuration.GetValue("Langflow:TimeoutSeconds", 120.0)));
+                b.AddCircuitBreaker(new Microsoft.Extensions.Http.Resilience.HttpCircuitBreakerStrategyOptions
+                {
+                    FailureRatio = 0.5,
+                    MinimumThroughput = 5,
+                    SamplingDuration = TimeSpan.FromSeconds(30),
+                    BreakDuration = TimeSpan.FromSeconds(15),
+                });
+            });
+            services.AddSingleton<IAgentRuntime>(sp => new RemoteLangflowRuntime(
+                sp.GetRequiredService<IHttpClientFactory>().CreateClient(RemoteLangflowRuntime.HttpClientName),
+                sp.GetRequiredService<ILogger<RemoteLangflowRuntime>>()));
+        }
+        else
+        {
+            services.AddSingleton<IAgentRuntime>(sp => sp.GetRequiredService<BuiltinAgentRuntime>());
+        }
         services.AddSingleton<DeploymentQueue>();
         services.AddHostedService<DeploymentWorker>();
         services.AddScoped<AgentSecrets>();

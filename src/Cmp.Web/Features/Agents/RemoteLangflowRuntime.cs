@@ -1,0 +1,158 @@
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cmp.Flows.Models;
+using Cmp.Flows.Runtime;
+
+namespace Cmp.Web.Features.Agents;
+
+/// <summary>
+/// A seller's flow deployed to a real Langflow server over its REST API (<c>LANGFLOW_URL</c>, <c>LANGFLOW_API_KEY</c>):
+/// <c>POST /api/v1/flows/</c> creates the flow, <c>POST /api/v1/run/{id}?stream=true</c> runs it with the buyer's own
+/// <c>session_id</c>, secrets travel as <c>X-LANGFLOW-GLOBAL-VAR-&lt;NAME&gt;</c> headers, and the stream is read as Langflow
+/// sends it: JSON objects separated by blank lines (<c>token</c> events, then <c>end</c>). The HTTP client has a timeout
+/// and a circuit breaker and never retries a run, which is not idempotent.
+/// </summary>
+public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflowRuntime> logger) : IAgentRuntime
+{
+    public const string HttpClientName = "langflow";
+
+    public string Name => "Langflow";
+
+    public async Task<DeployResult> DeployAsync(AgentVersionContext version, CancellationToken ct)
+    {
+        var export = JsonNode.Parse(version.FlowJson)!.AsObject();
+        var body = new JsonObject
+        {
+            ["name"] = $"cmp-{version.AgentId:N}-{version.FlowVersionId:N}",
+            ["description"] = export["description"]?.DeepClone() ?? "",
+            ["data"] = (export["data"] ?? export).DeepClone(),
+        };
+        using var response = await http.PostAsync("api/v1/flows/", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            return new DeployResult(false, $"Langflow refused the flow: HTTP {(int)response.StatusCode} {Truncate(text)}");
+        }
+        var id = JsonNode.Parse(text)?["id"]?.GetValue<string>();
+        return id is null
+            ? new DeployResult(false, "Langflow answered without a flow id.")
+            : new DeployResult(true, null, id);
+    }
+
+    public async IAsyncEnumerable<FlowRunEvent> InvokeAsync(AgentVersionContext version, InvokeRequest request, [EnumeratorCancellation] CancellationToken ct)
+    {
+        if (version.RemoteFlowId is null)
+        {
+            throw new FlowRunException(null, null, "The flow is not deployed to Langflow yet.");
+        }
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var input = request.Input;
+        var payload = new JsonObject
+        {
+            ["input_value"] = input,
+            ["input_type"] = "chat",
+            ["output_type"] = "chat",
+            ["session_id"] = request.SessionId,
+        };
+        using var message = new HttpRequestMessage(HttpMethod.Post, $"api/v1/run/{Uri.EscapeDataString(version.RemoteFlowId)}?stream=true")
+        {
+            Content = new StringContent(payload.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        foreach (var (name, value) in version.Secrets)
+        {
+            message.Headers.TryAddWithoutValidation("X-LANGFLOW-GLOBAL-VAR-" + name, value);
+        }
+        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            throw new FlowRunException(null, null, $"Langflow could not be reached: {ex.Message}", ex);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var error = await response.Content.ReadAsStringAsync(ct);
+                throw new FlowRunException(null, null, $"Langflow failed the run: HTTP {(int)response.StatusCode} {Truncate(error)}");
+            }
+            var output = new StringBuilder();
+            string? final = null;
+            await using var stream = await response.Content.ReadAsStreamAsync(ct);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            var block = new StringBuilder();
+            while (await reader.ReadLineAsync(ct) is { } line)
+            {
+                if (line.Length > 0)
+                {
+                    block.Append(line);
+                    // Objects usually sit on one line; a blank line ends one either way.
+                    if (!TryParse(block.ToString(), out _))
+                    {
+                        continue;
+                    }
+                }
+                if (block.Length == 0 || !TryParse(block.ToString(), out var evt))
+                {
+                    continue;
+                }
+                block.Clear();
+                var kind = evt!["event"]?.GetValue<string>();
+                var chunk = kind == "token" ? evt["data"]?["chunk"]?.GetValue<string>() ?? "" : "";
+                switch (kind)
+                {
+                    case "token" when chunk.Length > 0:
+                        output.Append(chunk);
+                        yield return new FlowTokenEvent(chunk);
+                        break;
+                    case "error":
+                        throw new FlowRunException(null, null, "Langflow reported an error: " + Truncate(evt["data"]?.ToJsonString() ?? ""));
+                    case "end":
+                        final = MessageText(evt["data"]?["result"]);
+                        break;
+                }
+            }
+            var answer = final ?? output.ToString();
+            if (output.Length == 0 && answer.Length > 0)
+            {
+                yield return new FlowTokenEvent(answer);
+            }
+            logger.LogInformation("Langflow run of flow {FlowId} answered {Length} characters", version.RemoteFlowId, answer.Length);
+            var now = DateTime.UtcNow;
+            // Langflow reports no token usage on /run; count what went in and out with o200k, as the dev model does.
+            yield return new FlowCompletedEvent(new FlowRunResult(
+                answer, request.SessionId, new TokenUsage(TokenCounter.Count(input), TokenCounter.Count(answer)), started.Elapsed, [],
+                [new StoredMessage(FlowMessage.User, "User", request.Input, now), new StoredMessage(FlowMessage.Machine, "AI", answer, now)]));
+        }
+    }
+
+    /// <summary>The chat answer inside a /run result: outputs[0].outputs[0].results.message.text.</summary>
+    internal static string? MessageText(JsonNode? result)
+    {
+        var first = result?["outputs"]?[0]?["outputs"]?[0];
+        return first?["results"]?["message"]?["text"]?.GetValue<string>()
+            ?? first?["outputs"]?["message"]?["message"]?.GetValue<string>();
+    }
+
+    private static bool TryParse(string text, out JsonNode? node)
+    {
+        try
+        {
+            node = JsonNode.Parse(text);
+            return node is JsonObject;
+        }
+        catch (JsonException)
+        {
+            node = null;
+            return false;
+        }
+    }
+
+    private static string Truncate(string text) => text.Length > 300 ? text[..300] + "…" : text;
+}
