@@ -2,6 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cmp.Flows.Cli;
 using Cmp.Web.Features.Accounts;
+using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Gateway;
+using Cmp.Web.Features.Orders;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Features.Offerings;
 using Cmp.Web.Features.Providers;
@@ -56,6 +59,7 @@ services.AddScoped<EmailSender>();
 services.AddAccounts();
 services.AddPlatform();
 services.AddAgents(configuration);
+services.AddGateway();
 services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
     .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
     .AddCmpOidc(configuration);
@@ -80,6 +84,9 @@ app.MapInvitationEndpoints();
 app.MapProviderEndpoints();
 app.MapProviderAgentEndpoints();
 app.MapCatalogEndpoints();
+app.MapOrderEndpoints();
+app.MapAgentConfigEndpoints();
+app.MapGatewayEndpoints();
 
 await app.Services.MigrateDatabaseAsync();
 var bootstrap = await Bootstrap.RunAsync(app.Services, configuration);

@@ -1,5 +1,7 @@
 using Cmp.Web.Features.Accounts;
+using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Orders;
 using Cmp.Web.Features.Providers;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Infrastructure.Email;
@@ -34,6 +36,11 @@ public abstract class CmpDbContext(DbContextOptions options) : DbContext(options
     public DbSet<Plan> Plans => Set<Plan>();
     public DbSet<PlanComponent> PlanComponents => Set<PlanComponent>();
     public DbSet<ConversationMessage> ConversationMessages => Set<ConversationMessage>();
+    public DbSet<Order> Orders => Set<Order>();
+    public DbSet<Resource> Resources => Set<Resource>();
+    public DbSet<CustomerAgentConfig> AgentConfigs => Set<CustomerAgentConfig>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<UsageRecord> UsageRecords => Set<UsageRecord>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)

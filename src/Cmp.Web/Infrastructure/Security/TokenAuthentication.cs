@@ -38,6 +38,10 @@ internal sealed class TokenAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
         var token = header[(space + 1)..].Trim();
+        if (token.StartsWith("ar_", StringComparison.Ordinal) || token.StartsWith("wst_", StringComparison.Ordinal))
+        {
+            return AuthenticateResult.NoResult(); // agent keys and widget sessions belong to the gateway
+        }
         if (token.Length is 0 or > 200)
         {
             return AuthenticateResult.Fail("Malformed token.");

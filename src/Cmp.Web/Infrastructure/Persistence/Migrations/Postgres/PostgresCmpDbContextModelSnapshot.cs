@@ -219,6 +219,255 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.ApiKey", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("ConfigId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("config_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedById")
+                        .HasColumnType("uuid")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Last4")
+                        .IsRequired()
+                        .HasMaxLength(4)
+                        .HasColumnType("character varying(4)")
+                        .HasColumnName("last4");
+
+                    b.Property<DateTime?>("LastUsedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Prefix")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("prefix");
+
+                    b.Property<DateTime?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_api_keys");
+
+                    b.HasIndex("ConfigId")
+                        .HasDatabaseName("ix_api_keys_config_id");
+
+                    b.HasIndex("Hash")
+                        .IsUnique()
+                        .HasDatabaseName("ix_api_keys_hash");
+
+                    b.ToTable("api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AgentName")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("agent_name");
+
+                    b.Property<string>("AllowedDomains")
+                        .IsRequired()
+                        .HasMaxLength(10000)
+                        .HasColumnType("character varying(10000)")
+                        .HasColumnName("allowed_domains");
+
+                    b.Property<string>("AvatarUrl")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("avatar_url");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("customer_id");
+
+                    b.Property<string>("Greeting")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("greeting");
+
+                    b.Property<string>("Position")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("position");
+
+                    b.Property<string>("PrimaryColor")
+                        .IsRequired()
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("primary_color");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("SecondaryColor")
+                        .IsRequired()
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("secondary_color");
+
+                    b.Property<string>("SystemPrompt")
+                        .IsRequired()
+                        .HasMaxLength(8000)
+                        .HasColumnType("character varying(8000)")
+                        .HasColumnName("system_prompt");
+
+                    b.Property<string>("Theme")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)")
+                        .HasColumnName("theme");
+
+                    b.Property<string>("Tone")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("tone");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_agent_configs");
+
+                    b.HasIndex("CustomerId")
+                        .HasDatabaseName("ix_agent_configs_customer_id");
+
+                    b.HasIndex("ResourceId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_agent_configs_resource_id");
+
+                    b.ToTable("agent_configs", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<Guid>("ConfigId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("config_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("request_id");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("Response")
+                        .HasColumnType("text")
+                        .HasColumnName("response");
+
+                    b.Property<string>("SessionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("session_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("ConfigId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_config_id_created_at");
+
+                    b.HasIndex("ConfigId", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_records_config_id_idempotency_key");
+
+                    b.HasIndex("ResourceId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
+
+                    b.ToTable("usage_records", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.Property<Guid>("Id")
@@ -606,6 +855,187 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasDatabaseName("ix_provider_agents_state");
 
                     b.ToTable("provider_agents", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<Guid?>("CanceledById")
+                        .HasColumnType("uuid")
+                        .HasColumnName("canceled_by_id");
+
+                    b.Property<DateTime?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<DateTime?>("ConsumerReviewedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("consumer_reviewed_at");
+
+                    b.Property<Guid?>("ConsumerReviewedById")
+                        .HasColumnType("uuid")
+                        .HasColumnName("consumer_reviewed_by_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedById")
+                        .HasColumnType("uuid")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("customer_id");
+
+                    b.Property<string>("ErrorMessage")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("error_message");
+
+                    b.Property<Guid>("FlowVersionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("flow_version_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<Guid>("ProjectId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("project_id");
+
+                    b.Property<DateTime?>("ProviderReviewedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("provider_reviewed_at");
+
+                    b.Property<Guid?>("ProviderReviewedById")
+                        .HasColumnType("uuid")
+                        .HasColumnName("provider_reviewed_by_id");
+
+                    b.Property<Guid?>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_orders");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_orders_agent_id");
+
+                    b.HasIndex("FlowVersionId")
+                        .HasDatabaseName("ix_orders_flow_version_id");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_orders_plan_id");
+
+                    b.HasIndex("ProjectId")
+                        .HasDatabaseName("ix_orders_project_id");
+
+                    b.HasIndex("CustomerId", "State")
+                        .HasDatabaseName("ix_orders_customer_id_state");
+
+                    b.ToTable("orders", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Resource", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("ActivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("activated_at");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("customer_id");
+
+                    b.Property<Guid>("FlowVersionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("flow_version_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("OrderId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("order_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<Guid>("ProjectId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("state");
+
+                    b.Property<DateTime?>("TerminatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("terminated_at");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_resources");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_resources_agent_id");
+
+                    b.HasIndex("FlowVersionId")
+                        .HasDatabaseName("ix_resources_flow_version_id");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_resources_plan_id");
+
+                    b.HasIndex("ProjectId")
+                        .HasDatabaseName("ix_resources_project_id");
+
+                    b.HasIndex("CustomerId", "State")
+                        .HasDatabaseName("ix_resources_customer_id_state");
+
+                    b.ToTable("resources", (string)null);
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Organizations.Customer", b =>
@@ -1017,6 +1447,40 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Navigation("User");
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.ApiKey", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", "Config")
+                        .WithMany()
+                        .HasForeignKey("ConfigId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_keys_agent_configs_config_id");
+
+                    b.Navigation("Config");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Orders.Resource", "Resource")
+                        .WithMany()
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_agent_configs_resources_resource_id");
+
+                    b.Navigation("Resource");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", null)
+                        .WithMany()
+                        .HasForeignKey("ConfigId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_agent_configs_config_id");
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
@@ -1092,6 +1556,92 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Navigation("CurrentFlowVersion");
 
                     b.Navigation("ServiceProvider");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", "Agent")
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_provider_agents_agent_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", "Customer")
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_customers_customer_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.FlowVersion", null)
+                        .WithMany()
+                        .HasForeignKey("FlowVersionId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_flow_versions_flow_version_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_plans_plan_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_projects_project_id");
+
+                    b.Navigation("Agent");
+
+                    b.Navigation("Customer");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Resource", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", "Agent")
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_provider_agents_agent_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", "Customer")
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_customers_customer_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.FlowVersion", null)
+                        .WithMany()
+                        .HasForeignKey("FlowVersionId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_flow_versions_flow_version_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", "Plan")
+                        .WithMany()
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_plans_plan_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_projects_project_id");
+
+                    b.Navigation("Agent");
+
+                    b.Navigation("Customer");
+
+                    b.Navigation("Plan");
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Organizations.CustomerPermission", b =>

@@ -214,6 +214,255 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("users", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.ApiKey", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("ConfigId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("config_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Last4")
+                        .IsRequired()
+                        .HasMaxLength(4)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last4");
+
+                    b.Property<DateTime?>("LastUsedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Prefix")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("prefix");
+
+                    b.Property<DateTime?>("RevokedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("revoked_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_api_keys");
+
+                    b.HasIndex("ConfigId")
+                        .HasDatabaseName("ix_api_keys_config_id");
+
+                    b.HasIndex("Hash")
+                        .IsUnique()
+                        .HasDatabaseName("ix_api_keys_hash");
+
+                    b.ToTable("api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AgentName")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_name");
+
+                    b.Property<string>("AllowedDomains")
+                        .IsRequired()
+                        .HasMaxLength(10000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allowed_domains");
+
+                    b.Property<string>("AvatarUrl")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("avatar_url");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("customer_id");
+
+                    b.Property<string>("Greeting")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("greeting");
+
+                    b.Property<string>("Position")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("position");
+
+                    b.Property<string>("PrimaryColor")
+                        .IsRequired()
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("primary_color");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("SecondaryColor")
+                        .IsRequired()
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("secondary_color");
+
+                    b.Property<string>("SystemPrompt")
+                        .IsRequired()
+                        .HasMaxLength(8000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("system_prompt");
+
+                    b.Property<string>("Theme")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("theme");
+
+                    b.Property<string>("Tone")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tone");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_agent_configs");
+
+                    b.HasIndex("CustomerId")
+                        .HasDatabaseName("ix_agent_configs_customer_id");
+
+                    b.HasIndex("ResourceId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_agent_configs_resource_id");
+
+                    b.ToTable("agent_configs", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<Guid>("ConfigId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("config_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_id");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("Response")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("response");
+
+                    b.Property<string>("SessionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("session_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("ConfigId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_config_id_created_at");
+
+                    b.HasIndex("ConfigId", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_records_config_id_idempotency_key");
+
+                    b.HasIndex("ResourceId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
+
+                    b.ToTable("usage_records", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.Property<Guid>("Id")
@@ -601,6 +850,187 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_provider_agents_state");
 
                     b.ToTable("provider_agents", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<Guid?>("CanceledById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("canceled_by_id");
+
+                    b.Property<DateTime?>("CompletedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("completed_at");
+
+                    b.Property<DateTime?>("ConsumerReviewedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("consumer_reviewed_at");
+
+                    b.Property<Guid?>("ConsumerReviewedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("consumer_reviewed_by_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by_id");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("customer_id");
+
+                    b.Property<string>("ErrorMessage")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error_message");
+
+                    b.Property<Guid>("FlowVersionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("flow_version_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<Guid>("ProjectId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("project_id");
+
+                    b.Property<DateTime?>("ProviderReviewedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider_reviewed_at");
+
+                    b.Property<Guid?>("ProviderReviewedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider_reviewed_by_id");
+
+                    b.Property<Guid?>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_orders");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_orders_agent_id");
+
+                    b.HasIndex("FlowVersionId")
+                        .HasDatabaseName("ix_orders_flow_version_id");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_orders_plan_id");
+
+                    b.HasIndex("ProjectId")
+                        .HasDatabaseName("ix_orders_project_id");
+
+                    b.HasIndex("CustomerId", "State")
+                        .HasDatabaseName("ix_orders_customer_id_state");
+
+                    b.ToTable("orders", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Resource", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("ActivatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("activated_at");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("customer_id");
+
+                    b.Property<Guid>("FlowVersionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("flow_version_id");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("OrderId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("order_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<Guid>("ProjectId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("project_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<DateTime?>("TerminatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("terminated_at");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_resources");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_resources_agent_id");
+
+                    b.HasIndex("FlowVersionId")
+                        .HasDatabaseName("ix_resources_flow_version_id");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_resources_plan_id");
+
+                    b.HasIndex("ProjectId")
+                        .HasDatabaseName("ix_resources_project_id");
+
+                    b.HasIndex("CustomerId", "State")
+                        .HasDatabaseName("ix_resources_customer_id_state");
+
+                    b.ToTable("resources", (string)null);
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Organizations.Customer", b =>
@@ -1010,6 +1440,40 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("User");
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.ApiKey", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", "Config")
+                        .WithMany()
+                        .HasForeignKey("ConfigId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_keys_agent_configs_config_id");
+
+                    b.Navigation("Config");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Orders.Resource", "Resource")
+                        .WithMany()
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_agent_configs_resources_resource_id");
+
+                    b.Navigation("Resource");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", null)
+                        .WithMany()
+                        .HasForeignKey("ConfigId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_agent_configs_config_id");
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
@@ -1085,6 +1549,92 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("CurrentFlowVersion");
 
                     b.Navigation("ServiceProvider");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", "Agent")
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_provider_agents_agent_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", "Customer")
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_customers_customer_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.FlowVersion", null)
+                        .WithMany()
+                        .HasForeignKey("FlowVersionId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_flow_versions_flow_version_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_plans_plan_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_orders_projects_project_id");
+
+                    b.Navigation("Agent");
+
+                    b.Navigation("Customer");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Orders.Resource", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", "Agent")
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_provider_agents_agent_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", "Customer")
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_customers_customer_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.FlowVersion", null)
+                        .WithMany()
+                        .HasForeignKey("FlowVersionId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_flow_versions_flow_version_id");
+
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", "Plan")
+                        .WithMany()
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_plans_plan_id");
+
+                    b.HasOne("Cmp.Web.Features.Organizations.Project", null)
+                        .WithMany()
+                        .HasForeignKey("ProjectId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_resources_projects_project_id");
+
+                    b.Navigation("Agent");
+
+                    b.Navigation("Customer");
+
+                    b.Navigation("Plan");
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Organizations.CustomerPermission", b =>

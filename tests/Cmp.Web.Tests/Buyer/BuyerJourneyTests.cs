@@ -1,0 +1,232 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Cmp.Web.Features.Gateway;
+using Cmp.Web.Infrastructure.Http;
+using Cmp.Web.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cmp.Web.Tests.Buyer;
+
+public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFactory>
+{
+    private readonly Api _api = new(factory);
+
+    [Fact]
+    public async Task OwnerOrder_IsDone_WithAResourceAndConfig_PinnedToTheVersion_AndTheAgentAnswers()
+    {
+        var world = await BuyerWorld.CreateAsync(_api);
+        var config = await Json.ReadAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/"), HttpStatusCode.OK);
+        Assert.Equal(world.Resource, config["resource_uuid"]!.GetValue<string>());
+
+        // Brand it: the persona joins the system text the model receives; the seller's prompt stays hidden from the buyer.
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new
+        {
+            agent_name = "Acme Bot <img src=x onerror=alert(1)>",
+            greeting = "Hi! How can I help?",
+            system_prompt = "Only talk about Acme products.",
+            tone = "friendly",
+            primary_color = "#112233",
+            allowed_domains = new[] { "acme.com", "*.acme.com", "localhost" },
+        }), HttpStatusCode.OK);
+        var key = await world.KeyAsync();
+        Assert.Matches("^ar_sk_live_[0-9A-Za-z]{24}$", key);
+        var answer = await BuyerWorld.AskAsync(_api.Anonymous(), key, "Hello there");
+        var output = answer["output"]!.GetValue<string>();
+        Assert.StartsWith("[dev] ", output);
+        Assert.Contains("Only talk about Acme products.", output);
+        Assert.Contains("friendly tone", output);
+        Assert.True(answer["usage"]!["input_tokens"]!.GetValue<long>() > 0);
+        Assert.Matches("^[0-9a-f]{32}$", answer["request_id"]!.GetValue<string>());
+
+        // Memory per session; another session starts fresh.
+        var session = answer["session_id"]!.GetValue<string>();
+        var second = await BuyerWorld.AskAsync(_api.Anonymous(), key, "What did I say?", session);
+        Assert.Contains("Hello there", second["output"]!.GetValue<string>());
+        var fresh = await BuyerWorld.AskAsync(_api.Anonymous(), key, "What did I say?", "another-session");
+        Assert.DoesNotContain("Hello there", fresh["output"]!.GetValue<string>());
+
+        // The key is stored only as a hash, listed by prefix and last 4.
+        Assert.False(await factory.WithDbAsync(db => db.ApiKeys.AnyAsync(k => k.Hash == key || k.Prefix == key)));
+        var keys = await Json.ReadArrayAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/"));
+        Assert.Equal(key[^4..], keys[0]!["last4"]!.GetValue<string>());
+        Assert.DoesNotContain(key, keys.ToJsonString());
+        Assert.NotNull(keys[0]!["last_used_at"]);
+
+        // A new flow version does not move the buyer: the resource stays pinned.
+        await Json.ReadAsync(await world.Seller.Owner.Client.PostAsync($"/api/provider-agents/{world.Agent}/import_flow/", Seller.Samples.Body("1.7", "Basic Prompting")), HttpStatusCode.Created);
+        await Api.WaitForRuntimeAsync(world.Seller.Owner.Client, world.Agent);
+        var resource = await Json.ReadAsync(await world.Buyer.Client.GetAsync($"/api/marketplace-resources/{world.Resource}/"), HttpStatusCode.OK);
+        Assert.Equal(1, resource["flow_version"]!.GetValue<int>());
+        var still = await BuyerWorld.AskAsync(_api.Anonymous(), key, "Again?", session);
+        Assert.Contains("Hello there", still["output"]!.GetValue<string>()); // still the memory chatbot
+
+        var usage = await Json.ReadAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/usage/"), HttpStatusCode.OK);
+        Assert.Equal(4, usage["total"]!["invocations"]!.GetValue<long>());
+        Assert.Equal(4, usage["keys"]![0]!["invocations"]!.GetValue<long>());
+        Assert.Single(usage["days"]!.AsArray());
+        await Json.ProblemAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/usage/?from=yesterday"), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+    }
+
+    [Fact]
+    public async Task Keys_RevokedExpiredPublishableOrGarbage_Are401_TerminatedIs403()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, "ok");
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "via header" }, xApiKey: true)), HttpStatusCode.OK);
+
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke("ar_sk_live_" + new string('x', 24), new { input = "x" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        await Json.ProblemAsync(await _api.Anonymous().PostAsJsonAsync("/api/agent-gateway/invoke/", new { input = "x" }), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        var publishable = await world.KeyAsync("publishable", "widget");
+        Assert.StartsWith("ar_pk_live_", publishable);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(publishable, new { input = "x" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+
+        var expiring = await Json.ReadAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/customer-agent-configs/{world.Config}/api_keys/",
+            new { name = "short", kind = "secret", expires_at = DateTime.UtcNow.AddHours(1) }), HttpStatusCode.Created);
+        await factory.WithDbAsync(db => db.ApiKeys.Where(k => k.Name == "short").ExecuteUpdateAsync(s => s.SetProperty(k => k.ExpiresAt, DateTime.UtcNow.AddSeconds(-1))));
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(expiring["key"]!.GetValue<string>(), new { input = "x" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        await Json.ProblemAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/customer-agent-configs/{world.Config}/api_keys/",
+            new { name = "past", kind = "secret", expires_at = DateTime.UtcNow.AddHours(-1) }), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+
+        var keys = await Json.ReadArrayAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/"));
+        var server = keys.First(k => k!["name"]!.GetValue<string>() == "server")!["uuid"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.NoContent, (await world.Buyer.Client.DeleteAsync($"/api/customer-agent-configs/{world.Config}/api_keys/{server}/")).StatusCode);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "x" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+
+        var other = await world.KeyAsync("secret", "other");
+        await Json.ReadAsync(await world.Buyer.Client.PostAsync($"/api/marketplace-resources/{world.Resource}/terminate/", null), HttpStatusCode.OK);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(other, new { input = "x" })), HttpStatusCode.Forbidden, GatewayProblems.ResourceNotActive);
+        await Json.ProblemAsync(await world.Buyer.Client.PostAsync($"/api/marketplace-resources/{world.Resource}/terminate/", null), HttpStatusCode.Conflict, ProblemTypes.InvalidTransition);
+    }
+
+    [Fact]
+    public async Task PausedSeller_Is403_AndBadInputIs400_AndNothingIsMetered()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "" })), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { session_id = new string('s', 201), input = "x" })), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+        var malformed = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/invoke/") { Content = Json.Raw("{\"input\": ") };
+        malformed.Headers.Authorization = new("Bearer", key);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(malformed), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
+        await Json.ReadAsync(await world.Seller.Owner.Client.PostAsync($"/api/provider-agents/{world.Agent}/pause/", null), HttpStatusCode.OK);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "hi" })), HttpStatusCode.Forbidden, GatewayProblems.OfferingPaused);
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(0, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+    }
+
+    [Fact]
+    public async Task IdempotentRetry_ReturnsTheFirstAnswer_AndCountsOnce()
+    {
+        var world = await BuyerWorld.CreateAsync(_api);
+        var key = await world.KeyAsync();
+        var first = await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "retry-123")), HttpStatusCode.OK);
+        var retry = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "retry-123"));
+        var again = await Json.ReadAsync(retry, HttpStatusCode.OK);
+        Assert.Equal(first.ToJsonString(), again.ToJsonString());
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+        Assert.Equal(2, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config)));
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "another-key")), HttpStatusCode.OK);
+        Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+    }
+
+    [Fact]
+    public async Task LimitPlan_CapIs429_UntilAPlanSwitch()
+    {
+        var plan = new
+        {
+            name = "Starter",
+            currency = "EUR",
+            components = new object[]
+            {
+                new { billing_type = "FIXED", name = "Monthly", price = 5 },
+                new { billing_type = "LIMIT", name = "Included", measured_unit = "invocation", price = 0, limit_amount = 2 },
+            },
+        };
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting", plan);
+        var key = await world.KeyAsync();
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, "one");
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, "two");
+        var capped = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "three" }));
+        var problem = await Json.ProblemAsync(capped, HttpStatusCode.TooManyRequests, GatewayProblems.LimitReached);
+        Assert.Contains("2 invocations", problem["detail"]!.GetValue<string>());
+        Assert.NotNull(capped.Headers.RetryAfter);
+
+        var unlimited = await Json.ReadAsync(await world.Seller.Owner.Client.PostAsJsonAsync($"/api/provider-agents/{world.Agent}/plans/",
+            new { name = "Unlimited", currency = "EUR", components = new[] { new { billing_type = "FIXED", name = "Monthly", price = 50 } } }), HttpStatusCode.Created);
+        await Json.ProblemAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", new { plan = Guid.NewGuid().ToString("N") }),
+            HttpStatusCode.BadRequest, ProblemTypes.Validation);
+        await Json.ReadAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", new { plan = unlimited["uuid"]!.GetValue<string>() }), HttpStatusCode.OK);
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, "three");
+    }
+
+    [Fact]
+    public async Task Streaming_SendsTokenEventsThenEnd_AndMetersOnce()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        var response = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Stream me please", stream = true }));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        var events = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        var tokens = events.Where(e => e.StartsWith("event: token\n", StringComparison.Ordinal))
+            .Select(e => JsonNode.Parse(e.Split("data: ")[1])!["text"]!.GetValue<string>()).ToList();
+        Assert.True(tokens.Count > 2);
+        var end = events.Single(e => e.StartsWith("event: end\n", StringComparison.Ordinal));
+        var answer = JsonNode.Parse(end.Split("data: ")[1])!;
+        Assert.Equal(answer["output"]!.GetValue<string>(), string.Concat(tokens));
+        Assert.StartsWith("[dev] Stream me please", answer["output"]!.GetValue<string>());
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+    }
+
+    [Fact]
+    public async Task Streaming_ARunFailure_IsAnErrorEvent()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Document Q&A"); // its file was never uploaded
+        var key = await world.KeyAsync();
+        var response = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "What is in the file?", stream = true }));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("event: error\ndata: ", text);
+        Assert.Contains(GatewayProblems.AgentFailed, text);
+        Assert.DoesNotContain("event: end", text);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "sync" })), HttpStatusCode.BadGateway, GatewayProblems.AgentFailed);
+    }
+
+    [Fact]
+    public async Task TwoBuyers_AreIsolated_ConfigsKeysSessionsUsage()
+    {
+        var (seller, agent, offering, plan) = await BuyerWorld.PublishAsync(_api);
+        async Task<(Api.User Buyer, string Config, string Key)> BuyAsync()
+        {
+            var (buyer, _, project) = await BuyerWorld.NewBuyerAsync(_api);
+            var order = await Json.ReadAsync(await buyer.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project }), HttpStatusCode.Created);
+            var resource = await Json.ReadAsync(await buyer.Client.GetAsync($"/api/marketplace-resources/{order["resource_uuid"]}/"), HttpStatusCode.OK);
+            var config = resource["config_uuid"]!.GetValue<string>();
+            var key = await Json.ReadAsync(await buyer.Client.PostAsJsonAsync($"/api/customer-agent-configs/{config}/api_keys/", new { name = "k", kind = "secret" }), HttpStatusCode.Created);
+            return (buyer, config, key["key"]!.GetValue<string>());
+        }
+        var a = await BuyAsync();
+        var b = await BuyAsync();
+        await BuyerWorld.AskAsync(_api.Anonymous(), a.Key, "Secret plans of A", "shared-session");
+        var bAnswer = await BuyerWorld.AskAsync(_api.Anonymous(), b.Key, "What was said?", "shared-session");
+        Assert.DoesNotContain("Secret plans of A", bAnswer["output"]!.GetValue<string>());
+
+        foreach (var path in new[] { "", "api_keys/", "usage/" })
+        {
+            await Json.ProblemAsync(await b.Buyer.Client.GetAsync($"/api/customer-agent-configs/{a.Config}/{path}"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        }
+        await Json.ProblemAsync(await b.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{a.Config}/", new { agent_name = "Mine" }), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        Assert.Single(await Json.ReadArrayAsync(await b.Buyer.Client.GetAsync("/api/customer-agent-configs/")));
+        Assert.Single(await Json.ReadArrayAsync(await b.Buyer.Client.GetAsync("/api/marketplace-resources/")));
+
+        // The seller sees both orders of its agent.
+        var sellerOrders = await Json.ReadArrayAsync(await seller.Owner.Client.GetAsync($"/api/marketplace-orders/?provider_uuid={seller.Provider}"));
+        Assert.Equal(2, sellerOrders.Count);
+        _ = agent;
+    }
+}
