@@ -1,0 +1,135 @@
+using System.Net;
+using System.Net.Http.Json;
+using Cmp.Web.Features.Gateway;
+using Cmp.Web.Infrastructure.Http;
+using Cmp.Web.Tests.Infrastructure;
+
+namespace Cmp.Web.Tests.Buyer;
+
+public sealed class WidgetSessionTests(CmpFactory factory) : IClassFixture<CmpFactory>
+{
+    private readonly Api _api = new(factory);
+
+    private static HttpRequestMessage Session(string widget, string key, string? origin)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/widget-session/") { Content = JsonContent.Create(new { widget_id = widget, api_key = key }) };
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+        return request;
+    }
+
+    [Theory]
+    [InlineData("https://acme.com", true)]
+    [InlineData("https://shop.acme.com", true)]
+    [InlineData("http://localhost:5173", true)]
+    [InlineData("https://acme.com.evil.com", false)]
+    [InlineData("https://evilacme.com", false)]
+    [InlineData("https://acme.co", false)]
+    [InlineData("null", false)]
+    public async Task Origin_MustMatchAllowedDomains(string origin, bool allowed)
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/",
+            new { allowed_domains = new[] { "acme.com", "*.acme.com", "localhost" }, agent_name = "Acme helper", greeting = "Hello!" }), HttpStatusCode.OK);
+        var key = await world.KeyAsync("publishable", "site");
+        var response = await _api.Anonymous().SendAsync(Session(world.Config, key, origin));
+        if (allowed)
+        {
+            var session = await Json.ReadAsync(response, HttpStatusCode.OK);
+            Assert.Equal(origin, response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+            Assert.Contains("Origin", response.Headers.Vary);
+            Assert.Equal("Acme helper", session["config"]!["agent_name"]!.GetValue<string>());
+            Assert.Equal("Hello!", session["config"]!["greeting"]!.GetValue<string>());
+            Assert.Null(session["config"]!["system_prompt"]);
+            var token = session["token"]!.GetValue<string>();
+
+            // The token works from its own origin only.
+            var invoke = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/invoke/") { Content = JsonContent.Create(new { input = "Hi from the widget" }) };
+            invoke.Headers.Authorization = new("Bearer", token);
+            invoke.Headers.Add("Origin", origin);
+            var answer = await Json.ReadAsync(await _api.Anonymous().SendAsync(invoke), HttpStatusCode.OK);
+            Assert.StartsWith("[dev] Hi from the widget", answer["output"]!.GetValue<string>());
+            var stolen = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/invoke/") { Content = JsonContent.Create(new { input = "x" }) };
+            stolen.Headers.Authorization = new("Bearer", token);
+            stolen.Headers.Add("Origin", "https://evil.com");
+            await Json.ProblemAsync(await _api.Anonymous().SendAsync(stolen), HttpStatusCode.Forbidden, GatewayProblems.OriginNotAllowed);
+        }
+        else
+        {
+            await Json.ProblemAsync(response, HttpStatusCode.Forbidden, GatewayProblems.OriginNotAllowed);
+            Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+    }
+
+    [Fact]
+    public async Task NoOrigin_EmptyList_SecretKey_WrongWidget_AreRefused()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync("publishable", "site");
+        // An empty list allows no site.
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(world.Config, key, "https://acme.com")), HttpStatusCode.Forbidden, GatewayProblems.OriginNotAllowed);
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { allowed_domains = new[] { "acme.com" } }), HttpStatusCode.OK);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(world.Config, key, null)), HttpStatusCode.Forbidden, GatewayProblems.OriginNotAllowed);
+        var secret = await world.KeyAsync("secret", "server");
+        var advice = await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(world.Config, secret, "https://acme.com")), HttpStatusCode.BadRequest, GatewayProblems.SecretKeyInBrowser);
+        Assert.Contains("publishable", advice["detail"]!.GetValue<string>());
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(Guid.NewGuid().ToString("N"), key, "https://acme.com")), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(Session(world.Config, key, "https://acme.com")), HttpStatusCode.OK);
+        var forged = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/invoke/") { Content = JsonContent.Create(new { input = "x" }) };
+        forged.Headers.Authorization = new("Bearer", "wst_forged-token");
+        forged.Headers.Add("Origin", "https://acme.com");
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(forged), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+    }
+
+    [Fact]
+    public async Task Preflight_AnswersOnlyAllowedOrigins()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { allowed_domains = new[] { "preflight.example" } }), HttpStatusCode.OK);
+        HttpRequestMessage Options(string origin)
+        {
+            var r = new HttpRequestMessage(HttpMethod.Options, "/api/agent-gateway/invoke/");
+            r.Headers.Add("Origin", origin);
+            r.Headers.Add("Access-Control-Request-Method", "POST");
+            return r;
+        }
+        var ok = await _api.Anonymous().SendAsync(Options("https://preflight.example"));
+        Assert.Equal(HttpStatusCode.NoContent, ok.StatusCode);
+        Assert.Equal("https://preflight.example", ok.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var refused = await _api.Anonymous().SendAsync(Options("https://elsewhere.example"));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+}
+
+public sealed class TightGatewayFactory : CmpFactory
+{
+    protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Gateway:RateLimitPerMinute"] = "3" };
+}
+
+public sealed class GatewayRateLimitTests(TightGatewayFactory factory) : IClassFixture<TightGatewayFactory>
+{
+    [Fact]
+    public async Task PerKeyRateLimit_Is429WithRetryAfterAndRateLimitHeaders_OtherKeysUnaffected()
+    {
+        var api = new Api(factory);
+        var world = await BuyerWorld.CreateAsync(api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            var ok = await api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = $"call {i}" }));
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal("3", ok.Headers.GetValues("RateLimit-Limit").Single());
+        }
+        var limited = await api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "one too many" }));
+        await Json.ProblemAsync(limited, HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
+        Assert.NotNull(limited.Headers.RetryAfter);
+        Assert.Equal("0", limited.Headers.GetValues("RateLimit-Remaining").Single());
+        var other = await world.KeyAsync("secret", "second");
+        await Json.ReadAsync(await api.Anonymous().SendAsync(BuyerWorld.Invoke(other, new { input = "fresh bucket" })), HttpStatusCode.OK);
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(4, await factory.WithDbAsync(db => Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.UsageRecords, u => u.ConfigId == configId)));
+    }
+}
