@@ -224,9 +224,15 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
         Assert.Single(await Json.ReadArrayAsync(await b.Buyer.Client.GetAsync("/api/customer-agent-configs/")));
         Assert.Single(await Json.ReadArrayAsync(await b.Buyer.Client.GetAsync("/api/marketplace-resources/")));
 
-        // The seller sees both orders of its agent.
+        // The seller sees both orders of its agent, and real counts.
         var sellerOrders = await Json.ReadArrayAsync(await seller.Owner.Client.GetAsync($"/api/marketplace-orders/?provider_uuid={seller.Provider}"));
         Assert.Equal(2, sellerOrders.Count);
-        _ = agent;
+        var analytics = await Json.ReadAsync(await seller.Owner.Client.GetAsync($"/api/provider-agents/{agent}/analytics/"), HttpStatusCode.OK);
+        Assert.Equal(2, analytics["orders"]!.GetValue<int>());
+        Assert.Equal(2, analytics["orders_by_state"]!["DONE"]!.GetValue<int>());
+        Assert.Equal(2, analytics["active_buyers"]!.GetValue<int>());
+        Assert.Equal(2, analytics["invocations"]!.GetValue<long>());
+        Assert.True(analytics["input_tokens"]!.GetValue<long>() > 0);
+        await Json.ProblemAsync(await a.Buyer.Client.GetAsync($"/api/provider-agents/{agent}/analytics/"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
     }
 }

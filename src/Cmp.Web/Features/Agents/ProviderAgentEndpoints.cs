@@ -88,6 +88,7 @@ public static partial class ProviderAgentEndpoints
         g.MapPost("/{uuid}/publish/", PublishAsync).WithName("PublishAgent");
         g.MapPost("/{uuid}/pause/", PauseAsync).WithName("PauseAgent");
         g.MapPost("/{uuid}/archive/", ArchiveAsync).WithName("ArchiveAgent");
+        g.MapGet("/{uuid}/analytics/", AnalyticsAsync).WithName("GetAgentAnalytics");
         return app;
     }
 
@@ -824,6 +825,32 @@ public static partial class ProviderAgentEndpoints
             return Problems.NotFound("plan");
         }
         return moved == 1 ? TypedResults.Ok(plan.ToDto()) : Problems.Conflict("The plan is already archived.", ProblemTypes.InvalidTransition);
+    }
+
+    // ---- Analytics ----------------------------------------------------------------------
+
+    public sealed record AgentAnalytics(int Orders, IReadOnlyDictionary<string, int> OrdersByState, int ActiveBuyers, int ActiveResources, long Invocations, long InputTokens, long OutputTokens);
+
+    /// <summary>Counts from the orders, resources and usage records of this agent (all real rows, nothing estimated).</summary>
+    private static async Task<Results<Ok<AgentAnalytics>, ProblemHttpResult>> AnalyticsAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        var agent = await FindAsync(uuid, db, access, ct);
+        if (agent is null)
+        {
+            return Problems.NotFound("agent");
+        }
+        var byState = await db.Orders.Where(o => o.AgentId == agent.Id).GroupBy(o => o.State).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct);
+        var active = db.Resources.Where(r => r.AgentId == agent.Id && r.State == Orders.ResourceState.Ok);
+        var resourceIds = db.Resources.Where(r => r.AgentId == agent.Id).Select(r => r.Id);
+        var usage = db.UsageRecords.Where(u => resourceIds.Contains(u.ResourceId));
+        return TypedResults.Ok(new AgentAnalytics(
+            byState.Sum(s => s.Count),
+            byState.ToDictionary(s => s.Key.Screaming(), s => s.Count),
+            await active.Select(r => r.CustomerId).Distinct().CountAsync(ct),
+            await active.CountAsync(ct),
+            await usage.CountAsync(ct),
+            await usage.SumAsync(u => (long?)u.InputTokens, ct) ?? 0,
+            await usage.SumAsync(u => (long?)u.OutputTokens, ct) ?? 0));
     }
 
     // ---- Offering state -----------------------------------------------------------------
