@@ -132,4 +132,23 @@ public sealed class GatewayRateLimitTests(TightGatewayFactory factory) : IClassF
         var configId = Guid.ParseExact(world.Config, "N");
         Assert.Equal(4, await factory.WithDbAsync(db => Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.UsageRecords, u => u.ConfigId == configId)));
     }
+
+    [Fact]
+    public async Task PlanRateLimit_OverridesThePlatformDefault()
+    {
+        var api = new Api(factory);
+        await Json.ProblemAsync(await (await api.NewSellerAsync()).Owner.Client.PostAsJsonAsync($"/api/provider-agents/{Guid.NewGuid():N}/plans/", new { }), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        var plan = new { name = "Slow", currency = "EUR", rate_limit_per_minute = 2, components = new[] { new { billing_type = "FIXED", name = "Monthly", price = 1 } } };
+        var world = await BuyerWorld.CreateAsync(api, "Basic Prompting", plan);
+        var bad = await Json.ProblemAsync(await world.Seller.Owner.Client.PostAsJsonAsync($"/api/provider-agents/{world.Agent}/plans/",
+            new { name = "Zero", currency = "EUR", rate_limit_per_minute = 0, components = new[] { new { billing_type = "FIXED", name = "Monthly", price = 1 } } }),
+            HttpStatusCode.BadRequest, ProblemTypes.Validation);
+        Assert.NotNull(bad["errors"]!["rate_limit_per_minute"]);
+        var key = await world.KeyAsync();
+        await BuyerWorld.AskAsync(api.Anonymous(), key, "one");
+        await BuyerWorld.AskAsync(api.Anonymous(), key, "two");
+        var limited = await api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "three" }));
+        await Json.ProblemAsync(limited, HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
+        Assert.Equal("2", limited.Headers.GetValues("RateLimit-Limit").Single());
+    }
 }

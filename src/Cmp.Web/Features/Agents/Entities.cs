@@ -109,6 +109,8 @@ public sealed class Plan : Entity, IVersioned
     /// <summary>ISO 4217 code; every price of the plan is in it.</summary>
     public required string Currency { get; set; }
     public DateTime? ArchivedAt { get; set; }
+    /// <summary>Gateway requests per minute per API key on this plan; null means the platform default.</summary>
+    public int? RateLimitPerMinute { get; set; }
     public List<PlanComponent> Components { get; set; } = [];
     public Guid Version { get; set; }
 }

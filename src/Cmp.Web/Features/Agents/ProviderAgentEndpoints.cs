@@ -706,6 +706,10 @@ public static partial class ProviderAgentEndpoints
         {
             errors.Add("currency", "Use an ISO 4217 code such as EUR or USD.");
         }
+        if (body.RateLimitPerMinute is < 1 or > 100_000)
+        {
+            errors.Add("rate_limit_per_minute", "Between 1 and 100000 requests per minute, or leave it out for the platform default.");
+        }
         var components = new List<PlanComponent>();
         if (body.Components is not { Count: > 0 and <= 20 })
         {
@@ -762,7 +766,7 @@ public static partial class ProviderAgentEndpoints
         {
             return Problems.Conflict("An archived agent takes no new plans.", ProblemTypes.InvalidTransition);
         }
-        var plan = new Plan { AgentId = agent.Id, Name = name!, Description = description ?? "", Currency = currency!, Components = components };
+        var plan = new Plan { AgentId = agent.Id, Name = name!, Description = description ?? "", Currency = currency!, Components = components, RateLimitPerMinute = body.RateLimitPerMinute };
         db.Plans.Add(plan);
         await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/api/provider-agents/{agent.Id:N}/plans/", plan.ToDto());

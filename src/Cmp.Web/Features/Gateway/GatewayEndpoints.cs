@@ -200,7 +200,8 @@ public static class GatewayEndpoints
             {
                 return (null, Problems.Create(403, GatewayProblems.OriginNotAllowed, "Wrong origin.", "The widget session belongs to another website."));
             }
-            var widgetConfig = await db.AgentConfigs.Include(c => c.Resource).ThenInclude(r => r.Agent).FirstOrDefaultAsync(c => c.Id == claims.C, ct);
+            var widgetConfig = await db.AgentConfigs.Include(c => c.Resource).ThenInclude(r => r.Agent)
+                .Include(c => c.Resource).ThenInclude(r => r.Plan).FirstOrDefaultAsync(c => c.Id == claims.C, ct);
             var host = OriginHost(origin);
             if (widgetConfig is null || host is null || !HostAllowed(host, widgetConfig.AllowedDomainList))
             {
@@ -211,6 +212,7 @@ public static class GatewayEndpoints
         }
         var hash = SecretTokens.Hash(credential);
         var key = await db.ApiKeys.AsNoTracking().Include(k => k.Config).ThenInclude(c => c.Resource).ThenInclude(r => r.Agent)
+            .Include(k => k.Config).ThenInclude(c => c.Resource).ThenInclude(r => r.Plan)
             .FirstOrDefaultAsync(k => k.Hash == hash, ct);
         if (key is null || !SecretTokens.FixedTimeEquals(key.Hash, hash) || key.RevokedAt is not null || key.ExpiresAt <= now)
         {
@@ -277,7 +279,7 @@ public static class GatewayEndpoints
             return Results.Content(stored, "application/json", Encoding.UTF8, 200);
         }
 
-        var perMinute = configuration.GetValue("Gateway:RateLimitPerMinute", 60);
+        var perMinute = resource.Plan.RateLimitPerMinute ?? configuration.GetValue("Gateway:RateLimitPerMinute", 60);
         var lease = limiter.Acquire(caller.RateKey, perMinute);
         KeyRateLimiter.WriteHeaders(ctx, lease, perMinute);
         if (!lease.IsAcquired)

@@ -701,6 +701,10 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasColumnType("character varying(150)")
                         .HasColumnName("name");
 
+                    b.Property<int?>("RateLimitPerMinute")
+                        .HasColumnType("integer")
+                        .HasColumnName("rate_limit_per_minute");
+
                     b.Property<Guid>("Version")
                         .IsConcurrencyToken()
                         .HasColumnType("uuid")
