@@ -26,6 +26,11 @@ if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
 fi
 PG_BIN=$(pg_bin)
 command -v python3 >/dev/null || apt_install python3
+# Playwright drives Debian's Chromium (it cannot download its own browser here).
+if [ ! -x /usr/bin/chromium ]; then
+  step "Installing Chromium"
+  apt_install chromium
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
