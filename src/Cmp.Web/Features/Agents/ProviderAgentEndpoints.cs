@@ -107,6 +107,17 @@ public static partial class ProviderAgentEndpoints
     private static Task<bool> CanManageAsync(ProviderAgent agent, Access access, CancellationToken ct) =>
         access.HasCustomerPermissionAsync(agent.ServiceProvider.CustomerId, Permission.ManageOfferings, ct);
 
+    /// <summary>The agent when the caller may manage it; otherwise the refusal (404 when it is not visible, 403 when only visible).</summary>
+    private static async Task<(ProviderAgent? Agent, ProblemHttpResult? Problem)> FindManagedAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        var agent = await FindAsync(uuid, db, access, ct);
+        if (agent is null)
+        {
+            return (null, Problems.NotFound("agent"));
+        }
+        return await CanManageAsync(agent, access, ct) ? (agent, null) : (null, CannotManage());
+    }
+
     private static ProblemHttpResult CannotManage() =>
         Problems.Forbidden($"Managing the provider's agents needs {Permission.ManageOfferings} on its organization (its owners hold it).");
 
@@ -234,14 +245,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Ok<AgentDto>, ProblemHttpResult>> UpdateAsync(
         string uuid, AgentPatchRequest body, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         var errors = new FieldErrors();
         var name = errors.Text("name", body.Name, 150, required: body.Name is not null);
@@ -265,14 +272,10 @@ public static partial class ProviderAgentEndpoints
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         // Only a draft that never took an order may vanish; anything else is archived instead.
         var deleted = await db.ProviderAgents.Where(a => a.Id == agent.Id && a.State == OfferingState.Draft).ExecuteDeleteAsync(ct);
@@ -349,14 +352,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Ok<object>, ProblemHttpResult>> ValidateFlowAsync(
         string uuid, HttpRequest request, CmpDbContext db, Access access, FlowRuntime runtime, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         var (bytes, problem) = await ReadExportAsync(request, ct);
         if (problem is not null)
@@ -372,14 +371,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Created<ImportResponse>, ProblemHttpResult>> ImportFlowAsync(
         string uuid, HttpRequest request, HttpContext ctx, CmpDbContext db, Access access, FlowRuntime runtime, DeploymentQueue queue, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         if (agent.State == OfferingState.Archived)
         {
@@ -450,14 +445,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Created<AgentFileDto>, ProblemHttpResult>> UploadFileAsync(
         string uuid, HttpRequest request, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         if (!request.HasFormContentType)
         {
@@ -542,14 +533,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Ok<SecretsDto>, ProblemHttpResult>> GetSecretsAsync(
         string uuid, CmpDbContext db, Access access, AgentSecrets secrets, FlowRuntime runtime, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         return TypedResults.Ok(await SecretsStateAsync(agent, db, secrets, runtime, ct));
     }
@@ -558,14 +545,10 @@ public static partial class ProviderAgentEndpoints
         string uuid, Dictionary<string, JsonElement> body, CmpDbContext db, Access access, AgentSecrets secrets, FlowRuntime runtime,
         DeploymentQueue queue, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         var errors = new FieldErrors();
         var values = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -615,14 +598,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Ok<InvokeResponse>, ProblemHttpResult>> TestInvokeAsync(
         string uuid, TestInvokeRequest body, CmpDbContext db, Access access, AgentSecrets secrets, IAgentRuntime runtime, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         var errors = new FieldErrors();
         var input = errors.Text("input", body.Input, 10000, required: true);
@@ -689,14 +668,10 @@ public static partial class ProviderAgentEndpoints
     private static async Task<Results<Created<PlanDto>, ProblemHttpResult>> CreatePlanAsync(
         string uuid, PlanRequest body, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         var errors = new FieldErrors();
         var name = errors.Text("name", body.Name, 150, required: true);
@@ -861,14 +836,10 @@ public static partial class ProviderAgentEndpoints
 
     private static async Task<Results<Ok<AgentDto>, ProblemHttpResult>> PublishAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var agent = await FindAsync(uuid, db, access, ct);
+        var (agent, refused) = await FindManagedAsync(uuid, db, access, ct);
         if (agent is null)
         {
-            return Problems.NotFound("agent");
-        }
-        if (!await CanManageAsync(agent, access, ct))
-        {
-            return CannotManage();
+            return refused!;
         }
         if (agent.State is not (OfferingState.Draft or OfferingState.Paused))
         {
