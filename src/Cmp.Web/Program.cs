@@ -4,6 +4,7 @@ using Cmp.Flows.Cli;
 using Cmp.Web.Features.Accounts;
 using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Gateway;
+using Cmp.Web.Features.Widget;
 using Cmp.Web.Features.Orders;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Features.Offerings;
@@ -87,6 +88,7 @@ app.MapCatalogEndpoints();
 app.MapOrderEndpoints();
 app.MapAgentConfigEndpoints();
 app.MapGatewayEndpoints();
+app.MapWidgetEndpoints();
 
 await app.Services.MigrateDatabaseAsync();
 var bootstrap = await Bootstrap.RunAsync(app.Services, configuration);
