@@ -101,6 +101,23 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
     }
 
     [Fact]
+    public async Task CachedKeyAndConfig_FollowEveryChange_OnTheNextCall()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        var first = await BuyerWorld.AskAsync(_api.Anonymous(), key, "hi");
+        Assert.DoesNotContain("Speak like a pirate.", first["output"]!.GetValue<string>());
+
+        // A branding change through the API (SaveChanges) is seen by the very next call, not after the cache expires.
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { system_prompt = "Speak like a pirate." }), HttpStatusCode.OK);
+        Assert.Contains("Speak like a pirate.", (await BuyerWorld.AskAsync(_api.Anonymous(), key, "hi"))["output"]!.GetValue<string>());
+
+        // So is a write that bypasses the change tracker (ExecuteUpdate), here a revocation straight in the database.
+        await factory.WithDbAsync(db => db.ApiKeys.ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, DateTime.UtcNow)));
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "x" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+    }
+
+    [Fact]
     public async Task PausedSeller_Is403_AndBadInputIs400_AndNothingIsMetered()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
@@ -131,6 +148,31 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
         Assert.Equal(2, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config)));
         await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "another-key")), HttpStatusCode.OK);
         Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+    }
+
+    [Fact]
+    public async Task ConcurrentCalls_AreEachStoredOnce_AndSameKeyRacesAnswerTheWinnersAnswer()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        var client = _api.Anonymous();
+        // Sent together, so the writer commits several in one transaction; the duplicates spoil a batch and are sorted out one by one.
+        var racing = Enumerable.Range(0, 6).Select(_ => client.SendAsync(BuyerWorld.Invoke(key, new { input = "Same order", session_id = "race" }, "race-key")));
+        var distinct = Enumerable.Range(0, 6).Select(i => client.SendAsync(BuyerWorld.Invoke(key, new { input = $"Order {i}", session_id = $"s{i}" })));
+        var answers = await Task.WhenAll(racing.Concat(distinct));
+        var bodies = new List<JsonObject>();
+        foreach (var answer in answers)
+        {
+            bodies.Add(await Json.ReadAsync(answer, HttpStatusCode.OK));
+        }
+        Assert.Single(bodies.Take(6).Select(b => b["request_id"]!.GetValue<string>()).Distinct());
+        Assert.Equal(6, bodies.Skip(6).Select(b => b["request_id"]!.GetValue<string>()).Distinct().Count());
+
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(7, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "race-key")));
+        Assert.Equal(2, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config && m.SessionId == "race")));
+        Assert.Equal(14, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config)));
     }
 
     [Fact]

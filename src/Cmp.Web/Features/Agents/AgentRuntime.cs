@@ -29,6 +29,20 @@ public interface IAgentRuntime
     Task<DeployResult> DeployAsync(AgentVersionContext version, CancellationToken ct);
 
     IAsyncEnumerable<FlowRunEvent> InvokeAsync(AgentVersionContext version, InvokeRequest request, CancellationToken ct);
+
+    /// <summary>The whole answer at once (no token events); a runtime with a cheaper non-streaming path overrides it.</summary>
+    async Task<FlowRunResult> RunAsync(AgentVersionContext version, InvokeRequest request, CancellationToken ct)
+    {
+        FlowRunResult? result = null;
+        await foreach (var e in InvokeAsync(version, request, ct))
+        {
+            if (e is FlowCompletedEvent done)
+            {
+                result = done.Result;
+            }
+        }
+        return result ?? throw new FlowRunException(null, null, "The agent ended without an answer.");
+    }
 }
 
 /// <summary>The in-process runtime: each flow version is parsed and checked once and kept warm.</summary>
@@ -62,9 +76,22 @@ public sealed class BuiltinAgentRuntime(FlowRuntime runtime) : IAgentRuntime
 
     public async IAsyncEnumerable<FlowRunEvent> InvokeAsync(AgentVersionContext version, InvokeRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
-        var graph = _graphs.GetOrAdd(version.FlowVersionId, _ => FlowChecker.Check(version.FlowJson).Graph
+        await foreach (var e in runtime.RunStreamingAsync(Graph(version), RunRequest(version, request), ct))
+        {
+            yield return e;
+        }
+    }
+
+    /// <summary>Without streaming: no token channel between the model and the caller.</summary>
+    public Task<FlowRunResult> RunAsync(AgentVersionContext version, InvokeRequest request, CancellationToken ct) =>
+        runtime.RunAsync(Graph(version), RunRequest(version, request), ct);
+
+    private FlowGraph Graph(AgentVersionContext version) =>
+        _graphs.GetOrAdd(version.FlowVersionId, _ => FlowChecker.Check(version.FlowJson).Graph
             ?? throw new FlowRunException(null, null, "The flow version cannot be loaded."));
-        var run = new FlowRunRequest
+
+    private static FlowRunRequest RunRequest(AgentVersionContext version, InvokeRequest request) =>
+        new()
         {
             Input = request.Input,
             SessionId = request.SessionId,
@@ -73,17 +100,15 @@ public sealed class BuiltinAgentRuntime(FlowRuntime runtime) : IAgentRuntime
             Secrets = new DictionarySecretProvider(version.Secrets),
             SystemPreamble = request.SystemPreamble,
         };
-        await foreach (var e in runtime.RunStreamingAsync(graph, run, ct))
-        {
-            yield return e;
-        }
-    }
 }
 
 /// <summary>The agent's secrets, encrypted at rest with Data Protection; plaintext only in memory, only for a run.</summary>
 public sealed class AgentSecrets(CmpDbContext db, IDataProtectionProvider protection)
 {
-    private readonly IDataProtector _protector = protection.CreateProtector("Cmp.Agents.Secrets.v1");
+    /// <summary>The Data Protection purpose of agent secrets.</summary>
+    public const string Purpose = "Cmp.Agents.Secrets.v1";
+
+    private readonly IDataProtector _protector = protection.CreateProtector(Purpose);
 
     public async Task<IReadOnlyDictionary<string, string>> ReadAsync(Guid agentId, CancellationToken ct)
     {
@@ -139,20 +164,23 @@ public sealed class DbConversationMemory(CmpDbContext db, string scope) : IConve
     /// <summary>Adds the turn to the context; the caller saves it together with whatever else belongs to the turn.</summary>
     public Task AppendAsync(string sessionId, IReadOnlyList<StoredMessage> messages, CancellationToken ct)
     {
-        var at = DateTime.UtcNow;
-        foreach (var (m, i) in messages.Select((m, i) => (m, i)))
-        {
-            db.ConversationMessages.Add(new ConversationMessage
-            {
-                Scope = scope,
-                SessionId = sessionId,
-                Sender = m.Sender,
-                SenderName = m.SenderName,
-                Text = m.Text,
-                CreatedAt = at.AddTicks(i), // keeps user-before-answer order within one turn
-            });
-        }
+        db.ConversationMessages.AddRange(Rows(sessionId, messages));
         return Task.CompletedTask;
+    }
+
+    /// <summary>The rows of one turn, for a caller that stores them itself.</summary>
+    public IReadOnlyList<ConversationMessage> Rows(string sessionId, IReadOnlyList<StoredMessage> messages)
+    {
+        var at = DateTime.UtcNow;
+        return messages.Select((m, i) => new ConversationMessage
+        {
+            Scope = scope,
+            SessionId = sessionId,
+            Sender = m.Sender,
+            SenderName = m.SenderName,
+            Text = m.Text,
+            CreatedAt = at.AddTicks(i), // keeps user-before-answer order within one turn
+        }).ToList();
     }
 }
 

@@ -55,6 +55,9 @@ public static class GatewayEndpoints
     public static IServiceCollection AddGateway(this IServiceCollection services)
     {
         services.AddSingleton<KeyRateLimiter>();
+        services.AddSingleton<GatewayDirectory>();
+        services.AddSingleton<TurnWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<TurnWriter>());
         return services;
     }
 
@@ -163,7 +166,7 @@ public static class GatewayEndpoints
 
     // ---- Invoke ---------------------------------------------------------------------------
 
-    private sealed record Caller(CustomerAgentConfig Config, Guid? KeyId, string RateKey);
+    private sealed record Caller(CustomerAgentConfig Config, Guid? KeyId, string RateKey, GatewayDirectory Directory, TurnWriter Writer);
 
     private static string? Credential(HttpRequest request)
     {
@@ -176,7 +179,8 @@ public static class GatewayEndpoints
     }
 
     /// <summary>Finds the config behind a secret key or a widget session token (bound to its origin), or says why not.</summary>
-    private static async Task<(Caller? Caller, ProblemHttpResult? Problem)> AuthenticateAsync(HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, CancellationToken ct)
+    private static async Task<(Caller? Caller, ProblemHttpResult? Problem)> AuthenticateAsync(
+        HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, GatewayDirectory directory, TurnWriter writer, CancellationToken ct)
     {
         var credential = Credential(ctx.Request);
         if (string.IsNullOrEmpty(credential) || credential.Length > 4000)
@@ -200,20 +204,17 @@ public static class GatewayEndpoints
             {
                 return (null, Problems.Create(403, GatewayProblems.OriginNotAllowed, "Wrong origin.", "The widget session belongs to another website."));
             }
-            var widgetConfig = await db.AgentConfigs.Include(c => c.Resource).ThenInclude(r => r.Agent)
-                .Include(c => c.Resource).ThenInclude(r => r.Plan).FirstOrDefaultAsync(c => c.Id == claims.C, ct);
+            var widgetConfig = await directory.ConfigAsync(db, claims.C, ct);
             var host = OriginHost(origin);
             if (widgetConfig is null || host is null || !HostAllowed(host, widgetConfig.AllowedDomainList))
             {
                 return (null, Problems.Create(403, GatewayProblems.OriginNotAllowed, "This website may not use the widget.", "The origin is no longer in the agent's allowed_domains."));
             }
             Cors(ctx, origin);
-            return (new Caller(widgetConfig, null, "widget:" + widgetConfig.Id.ToString("N")), null);
+            return (new Caller(widgetConfig, null, "widget:" + widgetConfig.Id.ToString("N"), directory, writer), null);
         }
         var hash = SecretTokens.Hash(credential);
-        var key = await db.ApiKeys.AsNoTracking().Include(k => k.Config).ThenInclude(c => c.Resource).ThenInclude(r => r.Agent)
-            .Include(k => k.Config).ThenInclude(c => c.Resource).ThenInclude(r => r.Plan)
-            .FirstOrDefaultAsync(k => k.Hash == hash, ct);
+        var key = await directory.KeyAsync(db, hash, ct);
         if (key is null || !SecretTokens.FixedTimeEquals(key.Hash, hash) || key.RevokedAt is not null || key.ExpiresAt <= now)
         {
             return (null, Problems.Unauthorized("The API key is unknown, revoked or expired.", GatewayProblems.InvalidApiKey));
@@ -222,16 +223,16 @@ public static class GatewayEndpoints
         {
             return (null, Problems.Unauthorized("A publishable key only opens widget sessions (POST /api/agent-gateway/widget-session/); servers call with a secret key.", GatewayProblems.InvalidApiKey));
         }
-        return (new Caller(key.Config, key.Id, "key:" + key.Id.ToString("N")), null);
+        return (new Caller(key.Config, key.Id, "key:" + key.Id.ToString("N"), directory, writer), null);
     }
 
     private static readonly JsonSerializerOptions Snake = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
     private static async Task<IResult> InvokeAsync(
-        HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, KeyRateLimiter limiter, IAgentRuntime runtime, AgentSecrets secrets,
-        IConfiguration configuration, CancellationToken ct)
+        HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, KeyRateLimiter limiter, IAgentRuntime runtime, GatewayDirectory directory,
+        TurnWriter writer, IConfiguration configuration, CancellationToken ct)
     {
-        var (caller, problem) = await AuthenticateAsync(ctx, db, protection, ct);
+        var (caller, problem) = await AuthenticateAsync(ctx, db, protection, directory, writer, ct);
         if (caller is null)
         {
             return problem!;
@@ -287,7 +288,7 @@ public static class GatewayEndpoints
             return Problems.Create(429, ProblemTypes.RateLimited, "Too many requests.", $"This key allows {perMinute} requests per minute; retry after {ctx.Response.Headers.RetryAfter}.");
         }
 
-        if (await CapReachedAsync(db, resource, ct) is { } cap)
+        if (await CapReachedAsync(db, directory, resource, ct) is { } cap)
         {
             var nextMonth = new DateTime(DateTime.UtcNow.Year, DateTime.UtcNow.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(1);
             ctx.Response.Headers.RetryAfter = ((int)Math.Ceiling((nextMonth - DateTime.UtcNow).TotalSeconds)).ToString(CultureInfo.InvariantCulture);
@@ -297,10 +298,11 @@ public static class GatewayEndpoints
 
         var sessionId = string.IsNullOrEmpty(session) ? Guid.NewGuid().ToString("N") : session;
         var requestId = Guid.CreateVersion7().ToString("N");
-        var version = await db.FlowVersions.AsNoTracking().FirstAsync(v => v.Id == resource.FlowVersionId, ct);
+        var versionId = resource.FlowVersionId;
         var memory = new DbConversationMemory(db, "config:" + config.Id.ToString("N"));
-        var context = new AgentVersionContext(resource.AgentId, version.Id, version.Json, resource.Agent.RemoteFlowId, await secrets.ReadAsync(resource.AgentId, ct));
-        var request = new InvokeRequest(input!, sessionId, memory, await ProviderAgentEndpoints.FilesAsync(db, version.Id, ct), Persona(config));
+        var context = new AgentVersionContext(resource.AgentId, versionId, await directory.FlowJsonAsync(db, versionId, ct), resource.Agent.RemoteFlowId,
+            await directory.SecretsAsync(db, resource.AgentId, ct));
+        var request = new InvokeRequest(input!, sessionId, memory, await directory.FilesAsync(db, versionId, ct), Persona(config));
         var stream = body?.Stream == true || ctx.Request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);
         return stream
             ? new SseResult(db, runtime, context, request, caller, idempotencyKey, requestId)
@@ -320,17 +322,16 @@ public static class GatewayEndpoints
     }
 
     /// <summary>The LIMIT component's cap when this month's usage has reached it, else null.</summary>
-    private static async Task<string?> CapReachedAsync(CmpDbContext db, Resource resource, CancellationToken ct)
+    private static async Task<string?> CapReachedAsync(CmpDbContext db, GatewayDirectory directory, Resource resource, CancellationToken ct)
     {
-        var limit = await db.PlanComponents.AsNoTracking().Where(c => c.PlanId == resource.PlanId && c.BillingType == BillingType.Limit)
-            .Select(c => new { c.LimitAmount, c.MeasuredUnit }).FirstOrDefaultAsync(ct);
-        if (limit?.LimitAmount is not { } amount)
+        if (await directory.LimitAsync(db, resource.PlanId, ct) is not { } limit)
         {
             return null;
         }
+        var amount = limit.Amount;
         var monthStart = new DateTime(DateTime.UtcNow.Year, DateTime.UtcNow.Month, 1, 0, 0, 0, DateTimeKind.Utc);
         var month = db.UsageRecords.Where(u => u.ResourceId == resource.Id && u.CreatedAt >= monthStart && u.Status == "ok");
-        if (limit.MeasuredUnit == "1k_tokens")
+        if (limit.Unit == "1k_tokens")
         {
             var tokens = await month.SumAsync(u => u.InputTokens + u.OutputTokens, ct);
             return tokens >= amount * 1000 ? $"{amount} thousand tokens" : null;
@@ -345,15 +346,8 @@ public static class GatewayEndpoints
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            FlowRunResult? result = null;
-            await foreach (var e in runtime.InvokeAsync(context, request, ct))
-            {
-                if (e is FlowCompletedEvent done)
-                {
-                    result = done.Result;
-                }
-            }
-            var answer = new GatewayAnswer(result!.Output, request.SessionId, requestId, new GatewayUsage(result.Usage.InputTokens, result.Usage.OutputTokens, clock.ElapsedMilliseconds));
+            var result = await runtime.RunAsync(context, request, ct);
+            var answer = new GatewayAnswer(result.Output, request.SessionId, requestId, new GatewayUsage(result.Usage.InputTokens, result.Usage.OutputTokens, clock.ElapsedMilliseconds));
             var json = JsonSerializer.Serialize(answer, Snake);
             if (await MeterAsync(db, caller, request, result, "ok", idempotencyKey, json, requestId, clock.ElapsedMilliseconds, ct) is { } replay)
             {
@@ -370,19 +364,16 @@ public static class GatewayEndpoints
     }
 
     /// <summary>
-    /// Writes the usage record and the conversation turn in one SaveChanges (one transaction): a crash loses
-    /// or double-counts neither. A concurrent retry with the same Idempotency-Key loses the unique index
+    /// Writes the usage record and the conversation turn in one transaction (through the <see cref="TurnWriter"/>,
+    /// which commits the turns of concurrent calls together): a crash loses or double-counts neither. A concurrent retry with the same Idempotency-Key loses the unique index
     /// race; it then answers the stored response (returned here) and counts nothing.
     /// </summary>
     private static async Task<string?> MeterAsync(
         CmpDbContext db, Caller caller, InvokeRequest request, FlowRunResult? result, string status, string idempotencyKey, string? response,
         string requestId, long elapsedMs, CancellationToken ct)
     {
-        if (result is not null)
-        {
-            await request.Memory.AppendAsync(request.SessionId, result.NewMessages, ct);
-        }
-        db.UsageRecords.Add(new UsageRecord
+        var messages = result is not null && request.Memory is DbConversationMemory memory ? memory.Rows(request.SessionId, result.NewMessages) : [];
+        var usage = new UsageRecord
         {
             ConfigId = caller.Config.Id,
             ResourceId = caller.Config.ResourceId,
@@ -395,20 +386,18 @@ public static class GatewayEndpoints
             Status = status,
             IdempotencyKey = idempotencyKey.Length > 0 ? idempotencyKey : null,
             Response = idempotencyKey.Length > 0 ? response : null,
-        });
-        try
+        };
+        // Once the run is done the call is billed, even if the client has gone meanwhile: the work was done.
+        if (!await caller.Writer.WriteAsync(new MeteredTurn(usage, messages)))
         {
-            await db.SaveChangesAsync(ct);
+            return await db.UsageRecords.AsNoTracking().Where(u => u.ConfigId == caller.Config.Id && u.IdempotencyKey == idempotencyKey)
+                .Select(u => u.Response).FirstAsync(CancellationToken.None);
         }
-        catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex) && idempotencyKey.Length > 0)
+        var now = DateTime.UtcNow;
+        if (caller.KeyId is { } keyId && caller.Directory.ShouldTouch(keyId, now))
         {
-            db.ChangeTracker.Clear();
-            return await db.UsageRecords.AsNoTracking().Where(u => u.ConfigId == caller.Config.Id && u.IdempotencyKey == idempotencyKey).Select(u => u.Response).FirstAsync(CancellationToken.None);
-        }
-        if (caller.KeyId is { } keyId)
-        {
-            var now = DateTime.UtcNow;
-            await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), CancellationToken.None);
+            await db.ApiKeys.TagWith(WriteWatchInterceptor.Unwatched).Where(k => k.Id == keyId)
+                .ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), CancellationToken.None);
         }
         return null;
     }

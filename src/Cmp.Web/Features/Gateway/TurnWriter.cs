@@ -1,0 +1,113 @@
+using System.Threading.Channels;
+using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Agents;
+using Cmp.Web.Infrastructure.Persistence;
+
+namespace Cmp.Web.Features.Gateway;
+
+/// <summary>One answered call to store: its usage record and the conversation messages of the turn.</summary>
+public sealed record MeteredTurn(UsageRecord Usage, IReadOnlyList<ConversationMessage> Messages);
+
+/// <summary>
+/// Writes metered turns with group commit. Each call hands its turn (usage record and messages) to one writer and
+/// waits until the transaction holding it has committed; the writer puts every turn waiting at that moment into
+/// the same transaction. A turn and its usage record are always in one transaction, so a crash loses or
+/// double-counts neither, and no answer leaves before its record is durable. Under load this turns hundreds of
+/// small commits (and on PostgreSQL as many WAL flushes) into a few larger ones, and on SQLite it keeps writers
+/// from queueing for the database lock.
+/// </summary>
+public sealed class TurnWriter(IServiceScopeFactory scopes, ILogger<TurnWriter> logger) : BackgroundService
+{
+    /// <summary>The most turns one transaction takes.</summary>
+    public const int MaxBatch = 256;
+
+    private sealed record Pending(MeteredTurn Turn, TaskCompletionSource<bool> Done);
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>
+    /// Stores the turn; true once it is committed, false when its Idempotency-Key was already stored (another
+    /// request with the same key won), in which case nothing of this turn is stored.
+    /// </summary>
+    public Task<bool> WriteAsync(MeteredTurn turn)
+    {
+        var pending = new Pending(turn, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new InvalidOperationException("The server is stopping; the call was not stored.");
+        }
+        return pending.Done.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(MaxBatch);
+        // Stop taking new turns only when asked to stop, then drain what is queued: every waiting caller gets an answer.
+        using var registration = stoppingToken.Register(() => _queue.Writer.TryComplete());
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+            await WriteBatchAsync(batch);
+        }
+    }
+
+    private async Task WriteBatchAsync(List<Pending> batch)
+    {
+        try
+        {
+            await SaveAsync(batch.Select(p => p.Turn));
+            batch.ForEach(p => p.Done.TrySetResult(true));
+            return;
+        }
+        catch (Exception ex) when (batch.Count > 1)
+        {
+            // One turn spoiled the batch (most likely a duplicate Idempotency-Key): write each alone to find it.
+            logger.LogDebug(ex, "A batch of {Count} turns failed; writing them one by one.", batch.Count);
+        }
+        catch (Exception ex)
+        {
+            Fail(batch[0], ex);
+            return;
+        }
+        foreach (var pending in batch)
+        {
+            try
+            {
+                await SaveAsync([pending.Turn]);
+                pending.Done.TrySetResult(true);
+            }
+            catch (Exception ex)
+            {
+                Fail(pending, ex);
+            }
+        }
+    }
+
+    private static void Fail(Pending pending, Exception ex)
+    {
+        if (ex is Microsoft.EntityFrameworkCore.DbUpdateException update && DbErrors.IsUniqueViolation(update) && pending.Turn.Usage.IdempotencyKey is not null)
+        {
+            pending.Done.TrySetResult(false);
+        }
+        else
+        {
+            pending.Done.TrySetException(ex);
+        }
+    }
+
+    private async Task SaveAsync(IEnumerable<MeteredTurn> turns)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
+        foreach (var turn in turns)
+        {
+            db.UsageRecords.Add(turn.Usage);
+            db.ConversationMessages.AddRange(turn.Messages);
+        }
+        await db.SaveChangesAsync(CancellationToken.None);
+    }
+}
