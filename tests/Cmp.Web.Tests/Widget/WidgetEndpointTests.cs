@@ -101,6 +101,18 @@ public sealed class WidgetEndpointTests(CmpFactory factory) : IClassFixture<CmpF
     }
 
     [Fact]
+    public async Task WidgetEmbed_BehindAProxy_UsesThePublicUrl()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        await using var behindProxy = factory.WithWebHostBuilder(b => b.UseSetting("Cmp:PublicUrl", "https://agents.example.com/"));
+        using var client = behindProxy.CreateClient();
+        client.DefaultRequestHeaders.Authorization = world.Buyer.Client.DefaultRequestHeaders.Authorization;
+        var embed = await Json.ReadAsync(await client.GetAsync($"/api/customer-agent-configs/{world.Config}/widget_embed/"), HttpStatusCode.OK);
+        Assert.Equal("https://agents.example.com/widget/loader.js", embed["loader_url"]!.GetValue<string>());
+        Assert.Contains("<script src=\"https://agents.example.com/widget/loader.js\"></script>", embed["embed_code"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task DemoPage_ShowsTheWidget_AndEscapesAHostileAgentName()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");

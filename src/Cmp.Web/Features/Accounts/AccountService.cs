@@ -65,5 +65,5 @@ public sealed class AccountService(CmpDbContext db, EmailSender email, IConfigur
     }
 
     public string PublicBaseUrl(HttpContext context) =>
-        (configuration["Cmp:PublicUrl"] is { Length: > 0 } configured ? configured : Refs.BaseUrl(context)).TrimEnd('/');
+        Refs.BaseUrl(context).TrimEnd('/');
 }

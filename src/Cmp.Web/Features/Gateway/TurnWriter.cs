@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Gateway;
 
@@ -16,14 +17,14 @@ public sealed record MeteredTurn(UsageRecord Usage, IReadOnlyList<ConversationMe
 /// small commits (and on PostgreSQL as many WAL flushes) into a few larger ones, and on SQLite it keeps writers
 /// from queueing for the database lock.
 /// </summary>
-public sealed class TurnWriter(IServiceScopeFactory scopes, ILogger<TurnWriter> logger) : BackgroundService
+public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration configuration, ILogger<TurnWriter> logger) : BackgroundService
 {
     /// <summary>The most turns one transaction takes.</summary>
     public const int MaxBatch = 256;
 
     private sealed record Pending(MeteredTurn Turn, TaskCompletionSource<bool> Done);
 
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions());
 
     /// <summary>
     /// Stores the turn; true once it is committed, false when its Idempotency-Key was already stored (another
@@ -41,9 +42,21 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, ILogger<TurnWriter> 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<Pending>(MaxBatch);
         // Stop taking new turns only when asked to stop, then drain what is queued: every waiting caller gets an answer.
         using var registration = stoppingToken.Register(() => _queue.Writer.TryComplete());
+        bool sqlite;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            sqlite = scope.ServiceProvider.GetRequiredService<CmpDbContext>().Database.IsSqlite();
+        }
+        // SQLite has one writer at a time anyway; PostgreSQL overlaps a few transactions' round trips and flushes.
+        var writers = sqlite ? 1 : Math.Clamp(configuration.GetValue("Gateway:Writers", 4), 1, 32);
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoopAsync, CancellationToken.None)));
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
             batch.Clear();

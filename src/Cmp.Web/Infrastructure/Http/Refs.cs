@@ -28,8 +28,11 @@ public static class Refs
     }
 
     public static string Url(HttpContext context, string collection, Guid id) =>
-        $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}/api/{collection}/{id:N}/";
+        $"{BaseUrl(context)}/api/{collection}/{id:N}/";
 
+    /// <summary>CMP's public address: <c>Cmp:PublicUrl</c> when set, else the request's own.</summary>
     public static string BaseUrl(HttpContext context) =>
-        $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}";
+        context.RequestServices.GetService<IConfiguration>()?["Cmp:PublicUrl"] is { Length: > 0 } configured
+            ? configured.TrimEnd('/')
+            : $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}";
 }

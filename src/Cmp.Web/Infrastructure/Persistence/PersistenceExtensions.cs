@@ -20,6 +20,13 @@ public static class PersistenceExtensions
         // Pooled: a request reuses a context instead of building one (the gateway's hot path felt it).
         if (IsPostgres(configuration))
         {
+            // Statements the app sends again and again (the gateway's inserts above all) are prepared once per connection.
+            var npgsql = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            if (npgsql.MaxAutoPrepare == 0)
+            {
+                npgsql.MaxAutoPrepare = 64;
+            }
+            connectionString = npgsql.ConnectionString;
             services.AddDbContextPool<CmpDbContext, PostgresCmpDbContext>((sp, o) => o.UseNpgsql(connectionString).UseSnakeCaseNamingConvention()
                 .AddInterceptors(sp.GetRequiredService<WriteWatchInterceptor>()));
         }
