@@ -305,7 +305,8 @@ public static class GatewayEndpoints
         var request = new InvokeRequest(input!, sessionId, memory, await directory.FilesAsync(db, versionId, ct), Persona(config));
         var stream = body?.Stream == true || ctx.Request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);
         return stream
-            ? new SseResult(db, runtime, context, request, caller, idempotencyKey, requestId)
+            ? new SseResult(db, runtime, context, request, caller, idempotencyKey, requestId,
+                TimeSpan.FromSeconds(Math.Max(0.01, configuration.GetValue("Gateway:KeepAliveSeconds", 15.0))))
             : await RunSyncAsync(ctx, db, runtime, context, request, caller, idempotencyKey, requestId, ct);
     }
 
@@ -402,12 +403,11 @@ public static class GatewayEndpoints
         return null;
     }
 
-    /// <summary>Server-sent events: <c>token</c> per chunk, then <c>end</c> with the answer, or <c>error</c> with a problem; a comment every 15 s keeps proxies from closing the stream.</summary>
+    /// <summary>Server-sent events: <c>token</c> per chunk, then <c>end</c> with the answer, or <c>error</c> with a problem; a comment every 15 s (<c>Gateway:KeepAliveSeconds</c>) keeps proxies from closing the stream.</summary>
     private sealed class SseResult(
         CmpDbContext db, IAgentRuntime runtime, AgentVersionContext context, InvokeRequest request, Caller caller,
-        string idempotencyKey, string requestId) : IResult
+        string idempotencyKey, string requestId, TimeSpan keepAliveEvery) : IResult
     {
-        public static TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(15);
 
         public async Task ExecuteAsync(HttpContext httpContext)
         {
@@ -433,7 +433,7 @@ public static class GatewayEndpoints
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var keepAlive = Task.Run(async () =>
             {
-                using var timer = new PeriodicTimer(KeepAlive);
+                using var timer = new PeriodicTimer(keepAliveEvery);
                 while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
                 {
                     await WriteAsync(": keep-alive\n\n");

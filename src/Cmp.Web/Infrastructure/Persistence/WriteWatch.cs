@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Cmp.Web.Infrastructure.Persistence;
@@ -27,11 +28,10 @@ public sealed class WriteGeneration
 /// </summary>
 public sealed class WriteWatchInterceptor(WriteGeneration generation) : DbCommandInterceptor, IDbTransactionInterceptor
 {
-    private static readonly string[] WatchedTables =
-    [
-        "\"api_keys\"", "\"customer_agent_configs\"", "\"resources\"", "\"provider_agents\"", "\"plans\"",
-        "\"plan_components\"", "\"agent_secrets\"", "\"agent_files\"", "\"flow_versions\"",
-    ];
+    // A watched table's name as a whole identifier, quoted (SQLite) or not (PostgreSQL quotes only when it must).
+    private static readonly Regex WatchedTable = new(
+        "(?<![A-Za-z0-9_])\"?(api_keys|customer_agent_configs|resources|provider_agents|plans|plan_components|agent_secrets|agent_files|flow_versions)\"?(?![A-Za-z0-9_])",
+        RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
     /// <summary>A tag (<c>TagWith</c>) for writes that cannot change what the gateway caches, such as a key's last use.</summary>
     public const string Unwatched = "cmp:unwatched";
@@ -45,14 +45,7 @@ public sealed class WriteWatchInterceptor(WriteGeneration generation) : DbComman
         {
             return false;
         }
-        foreach (var table in WatchedTables)
-        {
-            if (sql.Contains(table, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-        return false;
+        return WatchedTable.IsMatch(sql);
     }
 
     private void Seen(DbCommand command)
