@@ -4,7 +4,9 @@ using System.Text.Json.Nodes;
 using Cmp.Web.Features.Gateway;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Tests.Infrastructure;
+using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cmp.Web.Tests.Buyer;
 
@@ -105,11 +107,15 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
         var key = await world.KeyAsync();
+        var generation = factory.Services.GetRequiredService<WriteGeneration>();
+        var before = generation.Current;
         var first = await BuyerWorld.AskAsync(_api.Anonymous(), key, "hi");
         Assert.DoesNotContain("Speak like a pirate.", first["output"]!.GetValue<string>());
+        Assert.Equal(before, generation.Current); // a call's own writes (turn, usage, last use) void no cache
 
         // A branding change through the API (SaveChanges) is seen by the very next call, not after the cache expires.
         await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { system_prompt = "Speak like a pirate." }), HttpStatusCode.OK);
+        Assert.True(generation.Current > before);
         Assert.Contains("Speak like a pirate.", (await BuyerWorld.AskAsync(_api.Anonymous(), key, "hi"))["output"]!.GetValue<string>());
 
         // So is a write that bypasses the change tracker (ExecuteUpdate), here a revocation straight in the database.

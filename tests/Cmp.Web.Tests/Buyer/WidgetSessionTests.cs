@@ -101,6 +101,11 @@ public sealed class WidgetSessionTests(CmpFactory factory) : IClassFixture<CmpFa
         var refused = await _api.Anonymous().SendAsync(Options("https://elsewhere.example"));
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
+
+        // The allowed origins are cached; taking a domain off the list refuses its next preflight.
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { allowed_domains = new[] { "moved.example" } }), HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _api.Anonymous().SendAsync(Options("https://preflight.example"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await _api.Anonymous().SendAsync(Options("https://moved.example"))).StatusCode);
     }
 }
 

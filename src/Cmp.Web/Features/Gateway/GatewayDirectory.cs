@@ -77,6 +77,13 @@ public sealed class GatewayDirectory : IDisposable
             .Include(c => c.Resource).ThenInclude(r => r.Plan)
             .FirstOrDefaultAsync(c => c.Id == configId, ct)), _ => 4)).Value;
 
+    /// <summary>Every config's allowed_domains patterns together: a preflight only asks whether any config allows the origin.</summary>
+    public Task<IReadOnlyList<string>> AllowedPatternsAsync(CmpDbContext db, CancellationToken ct) =>
+        GetAsync("allowed-patterns", async () =>
+            (IReadOnlyList<string>)(await db.AgentConfigs.AsNoTracking().Where(c => c.AllowedDomains != "").Select(c => c.AllowedDomains).ToListAsync(ct))
+                .SelectMany(l => l.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal).ToList(),
+            patterns => patterns.Sum(p => p.Length) / 512);
+
     /// <summary>The plan's LIMIT component, or null when the plan has none.</summary>
     public async Task<PlanLimit?> LimitAsync(CmpDbContext db, Guid planId, CancellationToken ct) =>
         (await GetAsync("limit:" + planId.ToString("N"), async () =>

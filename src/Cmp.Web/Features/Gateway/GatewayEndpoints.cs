@@ -94,7 +94,7 @@ public static class GatewayEndpoints
     }
 
     /// <summary>A preflight is answered only for an origin that some agent config allows; the real call is checked again.</summary>
-    private static async Task<IResult> PreflightAsync(HttpContext ctx, CmpDbContext db, CancellationToken ct)
+    private static async Task<IResult> PreflightAsync(HttpContext ctx, CmpDbContext db, GatewayDirectory directory, CancellationToken ct)
     {
         var origin = ctx.Request.Headers.Origin.ToString();
         var host = OriginHost(origin);
@@ -103,8 +103,7 @@ public static class GatewayEndpoints
         {
             return Results.StatusCode(403);
         }
-        var lists = await db.AgentConfigs.AsNoTracking().Where(c => c.AllowedDomains != "").Select(c => c.AllowedDomains).ToListAsync(ct);
-        if (!lists.Any(l => HostAllowed(host, l.Split('\n', StringSplitOptions.RemoveEmptyEntries))))
+        if (!HostAllowed(host, await directory.AllowedPatternsAsync(db, ct)))
         {
             return Results.StatusCode(403);
         }
@@ -397,8 +396,10 @@ public static class GatewayEndpoints
         var now = DateTime.UtcNow;
         if (caller.KeyId is { } keyId && caller.Directory.ShouldTouch(keyId, now))
         {
-            await db.ApiKeys.TagWith(WriteWatchInterceptor.Unwatched).Where(k => k.Id == keyId)
-                .ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), CancellationToken.None);
+            using (WriteWatchInterceptor.Unwatched())
+            {
+                await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), CancellationToken.None);
+            }
         }
         return null;
     }

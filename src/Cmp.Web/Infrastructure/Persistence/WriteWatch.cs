@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Cmp.Web.Infrastructure.Persistence;
@@ -28,29 +29,62 @@ public sealed class WriteGeneration
 /// </summary>
 public sealed class WriteWatchInterceptor(WriteGeneration generation) : DbCommandInterceptor, IDbTransactionInterceptor
 {
-    // A watched table's name as a whole identifier, quoted (SQLite) or not (PostgreSQL quotes only when it must).
-    private static readonly Regex WatchedTable = new(
-        "(?<![A-Za-z0-9_])\"?(api_keys|customer_agent_configs|resources|provider_agents|plans|plan_components|agent_secrets|agent_files|flow_versions)\"?(?![A-Za-z0-9_])",
+    /// <summary>The entities the gateway caches; their tables are read from the model, so a rename cannot slip by.</summary>
+    public static readonly Type[] WatchedEntities =
+    [
+        typeof(Features.AgentConfigs.ApiKey), typeof(Features.AgentConfigs.CustomerAgentConfig), typeof(Features.Orders.Resource),
+        typeof(Features.Agents.ProviderAgent), typeof(Features.Agents.Plan), typeof(Features.Agents.PlanComponent),
+        typeof(Features.Agents.AgentSecret), typeof(Features.Agents.AgentFile), typeof(Features.Agents.FlowVersion),
+    ];
+
+    private static readonly AsyncLocal<bool> Quiet = new();
+
+    private Regex? _watched;
+
+    /// <summary>The tables' names as whole identifiers, quoted (SQLite) or not (PostgreSQL quotes only when it must).</summary>
+    public static Regex TablePattern(IEnumerable<string> tables) => new(
+        "(?<![A-Za-z0-9_])\"?(" + string.Join('|', tables.Select(Regex.Escape)) + ")\"?(?![A-Za-z0-9_])",
         RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
-    /// <summary>A tag (<c>TagWith</c>) for writes that cannot change what the gateway caches, such as a key's last use.</summary>
-    public const string Unwatched = "cmp:unwatched";
+    /// <summary>The watched tables of this model.</summary>
+    public static IReadOnlyList<string> WatchedTables(Microsoft.EntityFrameworkCore.Metadata.IModel model) =>
+        WatchedEntities.Select(t => model.FindEntityType(t)?.GetTableName()
+            ?? throw new InvalidOperationException($"{t.Name} is not in the model.")).ToList();
+
+    /// <summary>
+    /// Until disposed, this flow's writes leave the generation alone: for a write that cannot change what the
+    /// gateway caches, such as a key's last use.
+    /// </summary>
+    public static IDisposable Unwatched()
+    {
+        Quiet.Value = true;
+        return new QuietScope();
+    }
+
+    private sealed class QuietScope : IDisposable
+    {
+        public void Dispose() => Quiet.Value = false;
+    }
 
     private readonly ConditionalWeakTable<DbTransaction, object> _pending = [];
 
-    internal static bool IsWatchedWrite(string sql)
+    internal static bool IsWatchedWrite(string sql, Regex watched)
     {
-        if (sql.Contains(Unwatched, StringComparison.Ordinal)
-            || !(sql.Contains("INSERT", StringComparison.Ordinal) || sql.Contains("UPDATE", StringComparison.Ordinal) || sql.Contains("DELETE", StringComparison.Ordinal)))
+        if (!(sql.Contains("INSERT", StringComparison.Ordinal) || sql.Contains("UPDATE", StringComparison.Ordinal) || sql.Contains("DELETE", StringComparison.Ordinal)))
         {
             return false;
         }
-        return WatchedTable.IsMatch(sql);
+        return watched.IsMatch(sql);
     }
 
-    private void Seen(DbCommand command)
+    private void Seen(DbCommand command, CommandEventData data)
     {
-        if (IsWatchedWrite(command.CommandText))
+        if (Quiet.Value)
+        {
+            return;
+        }
+        var watched = _watched ??= data.Context is { } context ? TablePattern(WatchedTables(context.Model)) : null;
+        if (watched is null || IsWatchedWrite(command.CommandText, watched))
         {
             generation.Bump();
             if (command.Transaction is { } transaction)
@@ -71,37 +105,37 @@ public sealed class WriteWatchInterceptor(WriteGeneration generation) : DbComman
 
     public override int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
     {
-        Seen(command);
+        Seen(command, eventData);
         return result;
     }
 
     public override ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
-        Seen(command);
+        Seen(command, eventData);
         return ValueTask.FromResult(result);
     }
 
     public override DbDataReader ReaderExecuted(DbCommand command, CommandExecutedEventData eventData, DbDataReader result)
     {
-        Seen(command);
+        Seen(command, eventData);
         return result;
     }
 
     public override ValueTask<DbDataReader> ReaderExecutedAsync(DbCommand command, CommandExecutedEventData eventData, DbDataReader result, CancellationToken cancellationToken = default)
     {
-        Seen(command);
+        Seen(command, eventData);
         return ValueTask.FromResult(result);
     }
 
     public override object? ScalarExecuted(DbCommand command, CommandExecutedEventData eventData, object? result)
     {
-        Seen(command);
+        Seen(command, eventData);
         return result;
     }
 
     public override ValueTask<object?> ScalarExecutedAsync(DbCommand command, CommandExecutedEventData eventData, object? result, CancellationToken cancellationToken = default)
     {
-        Seen(command);
+        Seen(command, eventData);
         return ValueTask.FromResult(result);
     }
 
