@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Agents;
 using Cmp.Web.Features.Gateway;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Tests.Infrastructure;
@@ -179,6 +181,27 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
         Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "race-key")));
         Assert.Equal(2, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config && m.SessionId == "race")));
         Assert.Equal(14, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config)));
+    }
+
+    [Fact]
+    public async Task ABatchWithADuplicateIdempotencyKey_StoresEveryOtherTurnOnce_AndNothingOfTheDuplicate()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "first", session_id = "batch" }, "taken")), HttpStatusCode.OK);
+        var configId = Guid.ParseExact(world.Config, "N");
+        var resourceId = Guid.ParseExact(world.Resource, "N");
+        MeteredTurn Turn(string text, string? idempotencyKey) => new(
+            new UsageRecord { ConfigId = configId, ResourceId = resourceId, SessionId = "batch", RequestId = Guid.NewGuid().ToString("N"), Status = "ok", IdempotencyKey = idempotencyKey, Response = idempotencyKey is null ? null : "{}" },
+            [new ConversationMessage { Scope = "config:" + world.Config, SessionId = "batch", Sender = "User", Text = text }]);
+
+        // One transaction for the three fails on the duplicate; each is then written alone: two stored, one refused.
+        var stored = await factory.Services.GetRequiredService<TurnWriter>().WriteTogetherAsync([Turn("a", null), Turn("b", "taken"), Turn("c", "fresh")]);
+        Assert.Equal([true, false, true], stored);
+        Assert.Equal(3, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "taken")));
+        var texts = await factory.WithDbAsync(db => db.ConversationMessages.Where(m => m.Scope == "config:" + world.Config && m.Sender == "User").Select(m => m.Text).ToListAsync());
+        Assert.Equal(["a", "c", "first"], texts.Order().ToArray());
     }
 
     [Fact]

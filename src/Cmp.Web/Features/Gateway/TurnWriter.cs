@@ -68,6 +68,14 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
         }
     }
 
+    /// <summary>Writes these turns as one batch, as the writer would have taken them together (for tests).</summary>
+    internal async Task<bool[]> WriteTogetherAsync(IReadOnlyList<MeteredTurn> turns)
+    {
+        var batch = turns.Select(t => new Pending(t, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously))).ToList();
+        await WriteBatchAsync(batch);
+        return await Task.WhenAll(batch.Select(p => p.Done.Task));
+    }
+
     private async Task WriteBatchAsync(List<Pending> batch)
     {
         try
