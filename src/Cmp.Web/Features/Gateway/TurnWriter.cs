@@ -22,6 +22,9 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
     /// <summary>The most turns one transaction takes.</summary>
     public const int MaxBatch = 256;
 
+    /// <summary>Rows that surely fit in one EF batch on PostgreSQL (<c>MaxBatchSize(1000)</c> in PersistenceExtensions).</summary>
+    private const int OneMessageRows = 500;
+
     private sealed record Pending(MeteredTurn Turn, TaskCompletionSource<bool> Done);
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions());
@@ -124,10 +127,18 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
+        var rows = 0;
         foreach (var turn in turns)
         {
             db.UsageRecords.Add(turn.Usage);
             db.ConversationMessages.AddRange(turn.Messages);
+            rows += 1 + turn.Messages.Count;
+        }
+        if (rows <= OneMessageRows && !db.Database.IsSqlite())
+        {
+            // PostgreSQL runs the statements of one batch message as one implicit transaction (all or nothing), so
+            // up to EF's batch size no BEGIN/COMMIT round trip is needed: the inserts commit in one exchange.
+            db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
         }
         await db.SaveChangesAsync(CancellationToken.None);
     }

@@ -27,7 +27,7 @@ public static class PersistenceExtensions
                 npgsql.MaxAutoPrepare = 64;
             }
             connectionString = npgsql.ConnectionString;
-            services.AddDbContextPool<CmpDbContext, PostgresCmpDbContext>((sp, o) => o.UseNpgsql(connectionString).UseSnakeCaseNamingConvention()
+            services.AddDbContextPool<CmpDbContext, PostgresCmpDbContext>((sp, o) => o.UseNpgsql(connectionString, n => n.MaxBatchSize(1000)).UseSnakeCaseNamingConvention()
                 .AddInterceptors(sp.GetRequiredService<WriteWatchInterceptor>()));
         }
         else
