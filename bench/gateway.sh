@@ -19,7 +19,8 @@
 # session ids: memory grows per session (each call stores its turn and reads the session's history).
 #
 # Knobs (environment): RATE DURATION WARMUP LOW_RATE LOW_DURATION PREWARM BARE_PREWARM CONCURRENCY MAX_DURATION
-# MAX_WARMUP SESSIONS CONNECTIONS DATABASES ("sqlite postgres"), KEEP (a folder for results and logs).
+# MAX_WARMUP SESSIONS CONNECTIONS DATABASES ("sqlite postgres"), KEEP (a folder for results and logs),
+# SERVER_ENV (extra NAME=value settings for the server, e.g. "DOTNET_gcServer=1", to compare runtime settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,6 +40,7 @@ BARE_PREWARM=${BARE_PREWARM:-3}
 SESSIONS=${SESSIONS:-16}
 DATABASES=${DATABASES:-sqlite postgres}
 KEEP=${KEEP:-}
+SERVER_ENV=${SERVER_ENV:-}
 SAMPLE="$ROOT/../shared/langflow-samples/1.7/Basic Prompting.json"
 ADMIN_EMAIL=admin@cmp.local
 ADMIN_PASSWORD=Quartz-Harbor-Lantern-4821
@@ -117,7 +119,7 @@ start_server() { # $1 = database name, $2 = provider, $3 = connection string
   env ConnectionStrings__Cmp="$3" Database__Provider="$2" \
     CMP_ADMIN_EMAIL=$ADMIN_EMAIL CMP_ADMIN_PASSWORD=$ADMIN_PASSWORD CMP_LLM=dev \
     Gateway__RateLimitPerMinute=100000000 RateLimits__AuthPerMinute=100000 \
-    Logging__LogLevel__Default=Warning \
+    Logging__LogLevel__Default=Warning $SERVER_ENV \
     setsid dotnet run -c Release --no-build --project src/Cmp.Web -- --urls "$BASE" >"$SERVER_LOG" 2>&1 &
   local pid=$!
   # Not a group leader, so setsid does not fork: the pid is the new group's id once setsid has run.

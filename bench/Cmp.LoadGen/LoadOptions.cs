@@ -51,6 +51,9 @@ public sealed class LoadOptions
 
     public double Timeout { get; private set; } = 10;
 
+    /// <summary>Requests slower than this (ms) are counted, and the seconds they fall in are listed.</summary>
+    public double SlowMs { get; private set; } = 10;
+
     public string Label { get; private set; } = "";
 
     public bool Json { get; private set; }
@@ -118,6 +121,9 @@ public sealed class LoadOptions
                     break;
                 case "--timeout":
                     o.Timeout = Positive(name, Value());
+                    break;
+                case "--slow-ms":
+                    o.SlowMs = Positive(name, Value());
                     break;
                 case "--label":
                     o.Label = Value();

@@ -29,6 +29,10 @@ public sealed record Summary(
     double SendLagP99,
     IReadOnlyDictionary<string, long> Statuses,
     IReadOnlyList<string> ErrorSamples,
+    double SlowMs,
+    long Slow,
+    int SlowSeconds,
+    IReadOnlyList<string> WorstSeconds,
     double ClientCpuMs = 0)
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -41,12 +45,20 @@ public sealed record Summary(
         var statuses = new SortedDictionary<string, long>(StringComparer.Ordinal);
         long ok = 0;
         var lastDone = measureStart;
+        var slowBySecond = new SortedDictionary<long, int>();
+        long slow = 0;
         for (var i = 0; i < samples.Length; i++)
         {
             var s = samples[i];
             latencies[i] = Ms(s.Done - s.Due);
             lags[i] = Ms(s.Sent - s.Due);
             lastDone = Math.Max(lastDone, s.Done);
+            if (latencies[i] > o.SlowMs)
+            {
+                slow++;
+                var second = (s.Due - measureStart) / Stopwatch.Frequency;
+                slowBySecond[second] = slowBySecond.GetValueOrDefault(second) + 1;
+            }
             var key = s.Status switch
             {
                 LoadRunner.Failed => "failed",
@@ -71,7 +83,8 @@ public sealed record Summary(
             Percentile(latencies, 50), Percentile(latencies, 90), Percentile(latencies, 99), count == 0 ? 0 : latencies[^1],
             count == 0 ? 0 : latencies.Average(),
             Percentile(lags, 50), Percentile(lags, 99),
-            statuses, errorSamples);
+            statuses, errorSamples, o.SlowMs, slow, slowBySecond.Count,
+            [.. slowBySecond.OrderByDescending(kv => kv.Value).Take(5).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}s:{kv.Value}"))]);
     }
 
     /// <summary>Nearest-rank percentile of sorted values.</summary>
@@ -92,6 +105,7 @@ public sealed record Summary(
         {
             w.WriteLine(string.Create(c, $"  send lag   p50 {SendLagP50:0.000} ms  p99 {SendLagP99:0.000} ms (sent after the due time; included in latency)"));
         }
+        w.WriteLine(string.Create(c, $"  slow       {Slow} over {SlowMs:0.#} ms, due in {SlowSeconds} distinct seconds; most: {string.Join(" ", WorstSeconds)}"));
         w.WriteLine("  status     " + string.Join("  ", Statuses.Select(s => $"{s.Key}: {s.Value}")));
         w.WriteLine(string.Create(c, $"  generator  {ClientCpuMs:0} ms CPU in this process"));
         foreach (var sample in ErrorSamples)

@@ -22,9 +22,6 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
     /// <summary>The most turns one transaction takes.</summary>
     public const int MaxBatch = 256;
 
-    /// <summary>Rows that surely fit in one EF batch on PostgreSQL (<c>MaxBatchSize(1000)</c> in PersistenceExtensions).</summary>
-    private const int OneMessageRows = 500;
-
     private sealed record Pending(MeteredTurn Turn, TaskCompletionSource<bool> Done);
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions());
@@ -57,8 +54,24 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
         await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoopAsync, CancellationToken.None)));
     }
 
+    /// <summary>The store one writer loop uses; opened on first use and again after an error.</summary>
+    private sealed class Slot : IAsyncDisposable
+    {
+        public TurnStore? Store { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Store is not null)
+            {
+                await Store.DisposeAsync();
+                Store = null;
+            }
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
+        await using var slot = new Slot();
         var batch = new List<Pending>(MaxBatch);
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
@@ -67,7 +80,7 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
             {
                 batch.Add(pending);
             }
-            await WriteBatchAsync(batch);
+            await WriteBatchAsync(slot, batch);
         }
     }
 
@@ -75,15 +88,18 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
     internal async Task<bool[]> WriteTogetherAsync(IReadOnlyList<MeteredTurn> turns)
     {
         var batch = turns.Select(t => new Pending(t, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously))).ToList();
-        await WriteBatchAsync(batch);
+        await using (var slot = new Slot())
+        {
+            await WriteBatchAsync(slot, batch);
+        }
         return await Task.WhenAll(batch.Select(p => p.Done.Task));
     }
 
-    private async Task WriteBatchAsync(List<Pending> batch)
+    private async Task WriteBatchAsync(Slot slot, List<Pending> batch)
     {
         try
         {
-            await SaveAsync(batch.Select(p => p.Turn));
+            await SaveAsync(slot, batch.ConvertAll(p => p.Turn));
             batch.ForEach(p => p.Done.TrySetResult(true));
             return;
         }
@@ -101,7 +117,7 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
         {
             try
             {
-                await SaveAsync([pending.Turn]);
+                await SaveAsync(slot, [pending.Turn]);
                 pending.Done.TrySetResult(true);
             }
             catch (Exception ex)
@@ -113,7 +129,7 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
 
     private static void Fail(Pending pending, Exception ex)
     {
-        if (ex is Microsoft.EntityFrameworkCore.DbUpdateException update && DbErrors.IsUniqueViolation(update) && pending.Turn.Usage.IdempotencyKey is not null)
+        if (DbErrors.IsUniqueViolation(ex) && pending.Turn.Usage.IdempotencyKey is not null)
         {
             pending.Done.TrySetResult(false);
         }
@@ -123,23 +139,18 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
         }
     }
 
-    private async Task SaveAsync(IEnumerable<MeteredTurn> turns)
+    private async Task SaveAsync(Slot slot, IReadOnlyList<MeteredTurn> turns)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
-        var rows = 0;
-        foreach (var turn in turns)
+        slot.Store ??= await TurnStore.OpenAsync(scopes);
+        try
         {
-            db.UsageRecords.Add(turn.Usage);
-            db.ConversationMessages.AddRange(turn.Messages);
-            rows += 1 + turn.Messages.Count;
+            await slot.Store.WriteAsync(turns);
         }
-        if (rows <= OneMessageRows && !db.Database.IsSqlite())
+        catch (Exception ex) when (!DbErrors.IsUniqueViolation(ex))
         {
-            // PostgreSQL runs the statements of one batch message as one implicit transaction (all or nothing), so
-            // up to EF's batch size no BEGIN/COMMIT round trip is needed: the inserts commit in one exchange.
-            db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
+            // The connection may be broken: open a fresh one for the next write.
+            await slot.DisposeAsync();
+            throw;
         }
-        await db.SaveChangesAsync(CancellationToken.None);
     }
 }

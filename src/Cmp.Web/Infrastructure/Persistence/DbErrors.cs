@@ -7,7 +7,8 @@ namespace Cmp.Web.Infrastructure.Persistence;
 /// <summary>Provider-specific error codes, kept in this one place.</summary>
 public static class DbErrors
 {
-    public static bool IsUniqueViolation(DbUpdateException ex) => ex.InnerException switch
+    /// <summary>True for a unique index violation, thrown by the provider itself or wrapped by EF.</summary>
+    public static bool IsUniqueViolation(Exception ex) => (ex is DbUpdateException ? ex.InnerException : ex) switch
     {
         SqliteException s => s.SqliteErrorCode == 19 && s.Message.Contains("UNIQUE", StringComparison.Ordinal),
         PostgresException p => p.SqlState == PostgresErrorCodes.UniqueViolation,

@@ -1,0 +1,169 @@
+using System.Data.Common;
+using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Agents;
+using Cmp.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+
+namespace Cmp.Web.Features.Gateway;
+
+/// <summary>
+/// Inserts metered turns for one <see cref="TurnWriter"/> loop, on a connection that loop keeps open, with INSERT
+/// statements written once: per batch no SQL is generated, no change tracker runs and no connection is opened
+/// (on SQLite an open also re-registers EF's functions and runs the connection pragmas). This was most of the
+/// gateway's allocations per call (bench/README.md, "Gateway load"). Table and column names, quoting, value
+/// conversions and parameter types all come from the EF model and its type mappings, so the rows are the ones
+/// SaveChanges would write. The two tables are not watched by <see cref="WriteWatchInterceptor"/> (nothing cached
+/// is read from them), which is why bypassing EF's interceptors here is safe; the constructor checks it.
+/// </summary>
+internal sealed class TurnStore : IAsyncDisposable
+{
+    /// <summary>Rows that surely fit in one batch message on PostgreSQL, which then commits as one implicit transaction.</summary>
+    public const int OneMessageRows = 500;
+
+    private sealed record Column(IProperty Property, RelationalTypeMapping Mapping, string Parameter);
+
+    private sealed record Insert(string Sql, Column[] Columns);
+
+    private readonly AsyncServiceScope _scope;
+    private readonly CmpDbContext _db;
+    private readonly DbConnection _connection;
+    private readonly bool _sqlite;
+    private readonly Insert _usage;
+    private readonly Insert _message;
+    private readonly DbCommand _usageCommand;
+    private readonly DbCommand _messageCommand;
+
+    private TurnStore(AsyncServiceScope scope, CmpDbContext db)
+    {
+        _scope = scope;
+        _db = db;
+        _connection = db.Database.GetDbConnection();
+        _sqlite = db.Database.IsSqlite();
+        var watched = WriteWatchInterceptor.WatchedEntities;
+        if (watched.Contains(typeof(UsageRecord)) || watched.Contains(typeof(ConversationMessage)))
+        {
+            throw new InvalidOperationException("Turns are written around EF's interceptors, so their tables must not be watched.");
+        }
+        _usage = Build(db, typeof(UsageRecord), _sqlite);
+        _message = Build(db, typeof(ConversationMessage), _sqlite);
+        _usageCommand = Command(_usage.Sql);
+        _messageCommand = Command(_message.Sql);
+    }
+
+    /// <summary>Opens the connection (through EF, so the connection settings apply) and prepares the statements.</summary>
+    public static async Task<TurnStore> OpenAsync(IServiceScopeFactory scopes)
+    {
+        var scope = scopes.CreateAsyncScope();
+        try
+        {
+            var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
+            await db.Database.OpenConnectionAsync(CancellationToken.None);
+            return new TurnStore(scope, db);
+        }
+        catch
+        {
+            await scope.DisposeAsync();
+            throw;
+        }
+    }
+
+    private DbCommand Command(string sql)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static Insert Build(CmpDbContext db, Type clrType, bool sqlite)
+    {
+        var entity = db.Model.FindEntityType(clrType) ?? throw new InvalidOperationException($"{clrType.Name} is not in the model.");
+        var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var properties = entity.GetProperties().Where(p => p.GetColumnName(table) is not null).ToList();
+        if (properties.FirstOrDefault(p => p.IsShadowProperty()) is { } shadow)
+        {
+            throw new InvalidOperationException($"{clrType.Name}.{shadow.Name} is a shadow property; TurnStore reads values from the object.");
+        }
+        // SQLite binds by name; PostgreSQL's batches take positional parameters ($1, $2, …).
+        var columns = properties.Select((p, i) => new Column(p, (RelationalTypeMapping)p.GetRelationalTypeMapping(), sqlite ? "@p" + i : "")).ToArray();
+        var names = string.Join(", ", properties.Select(p => sql.DelimitIdentifier(p.GetColumnName(table)!)));
+        var values = string.Join(", ", columns.Select((c, i) => sqlite ? c.Parameter : "$" + (i + 1)));
+        return new Insert($"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ({names}) VALUES ({values})", columns);
+    }
+
+    /// <summary>Adds the entity's values to a parameter collection, converted and typed as EF would.</summary>
+    private static void Bind(DbCommand factory, DbParameterCollection parameters, Insert insert, object entity)
+    {
+        parameters.Clear();
+        foreach (var column in insert.Columns)
+        {
+            var value = column.Property.GetGetter().GetClrValueUsingContainingEntity(entity);
+            parameters.Add(column.Mapping.CreateParameter(factory, column.Parameter, value, column.Property.IsNullable));
+        }
+    }
+
+    /// <summary>Inserts the turns in one transaction: all of them, or (on any error) none.</summary>
+    public async Task WriteAsync(IReadOnlyList<MeteredTurn> turns)
+    {
+        if (_sqlite)
+        {
+            await using var transaction = await _connection.BeginTransactionAsync(CancellationToken.None);
+            _usageCommand.Transaction = transaction;
+            _messageCommand.Transaction = transaction;
+            foreach (var turn in turns)
+            {
+                Bind(_usageCommand, _usageCommand.Parameters, _usage, turn.Usage);
+                await _usageCommand.ExecuteNonQueryAsync(CancellationToken.None);
+                foreach (var message in turn.Messages)
+                {
+                    Bind(_messageCommand, _messageCommand.Parameters, _message, message);
+                    await _messageCommand.ExecuteNonQueryAsync(CancellationToken.None);
+                }
+            }
+            await transaction.CommitAsync(CancellationToken.None);
+            return;
+        }
+
+        var connection = (NpgsqlConnection)_connection;
+        await using var batch = connection.CreateBatch();
+        var rows = 0;
+        foreach (var turn in turns)
+        {
+            batch.BatchCommands.Add(BatchCommand(_usage, turn.Usage));
+            foreach (var message in turn.Messages)
+            {
+                batch.BatchCommands.Add(BatchCommand(_message, message));
+            }
+            rows += 1 + turn.Messages.Count;
+        }
+        if (rows <= OneMessageRows)
+        {
+            // One batch message runs as one implicit transaction (all or nothing): no BEGIN/COMMIT round trips.
+            await batch.ExecuteNonQueryAsync(CancellationToken.None);
+            return;
+        }
+        await using var tx = await connection.BeginTransactionAsync(CancellationToken.None);
+        batch.Transaction = tx;
+        await batch.ExecuteNonQueryAsync(CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
+    }
+
+    private NpgsqlBatchCommand BatchCommand(Insert insert, object entity)
+    {
+        var command = new NpgsqlBatchCommand(insert.Sql);
+        Bind(_usageCommand, command.Parameters, insert, entity);
+        return command;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _usageCommand.DisposeAsync();
+        await _messageCommand.DisposeAsync();
+        await _db.Database.CloseConnectionAsync();
+        await _scope.DisposeAsync();
+    }
+}
