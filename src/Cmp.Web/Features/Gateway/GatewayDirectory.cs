@@ -21,48 +21,101 @@ public sealed record PlanLimit(long Amount, string Unit);
 /// </summary>
 public sealed class GatewayDirectory : IDisposable
 {
-    private sealed record Entry<T>(long Generation, T Value);
+    private sealed class Entry<T>(long generation, T value, long loadedAt)
+    {
+        public long Generation { get; } = generation;
+
+        public T Value { get; } = value;
+
+        public long LoadedAt { get; } = loadedAt;
+
+        /// <summary>1 while a refresh of this entry runs in the background.</summary>
+        public int Refreshing;
+    }
 
     private sealed record Box<T>(T? Value) where T : class;
 
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 256 * 1024 }); // in KB: 256 MB
     private readonly ConcurrentDictionary<Guid, long> _lastTouched = new();
     private readonly WriteGeneration _generation;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly ILogger<GatewayDirectory> _logger;
     private readonly IDataProtector _secrets;
     private readonly TimeSpan _lifetime;
+    private readonly TimeProvider _time;
 
-    public GatewayDirectory(WriteGeneration generation, IDataProtectionProvider protection, IConfiguration configuration)
+    public GatewayDirectory(
+        WriteGeneration generation, IServiceScopeFactory scopes, IDataProtectionProvider protection, IConfiguration configuration,
+        ILogger<GatewayDirectory> logger, TimeProvider? time = null)
     {
         _generation = generation;
+        _scopes = scopes;
+        _logger = logger;
         _secrets = protection.CreateProtector(AgentSecrets.Purpose);
-        _lifetime = TimeSpan.FromSeconds(Math.Max(0, configuration.GetValue("Gateway:CacheSeconds", 10)));
+        _lifetime = TimeSpan.FromSeconds(Math.Max(0, configuration.GetValue("Gateway:CacheSeconds", 10.0)));
+        _time = time ?? TimeProvider.System;
     }
 
     private const long MaxEntryKb = 8 * 1024;
 
-    private async Task<T> GetAsync<T>(string key, Func<Task<T>> load, Func<T, long> sizeKb)
+    /// <summary>
+    /// The cached value while this process has written nothing behind it and it is younger than the lifetime; else
+    /// loaded now. Past half its lifetime an entry in use is refreshed in the background (one refresh at a time),
+    /// so under steady traffic no caller waits for a reload, and none sees a value older than the lifetime.
+    /// </summary>
+    private async Task<T> GetAsync<T>(CmpDbContext db, string key, CancellationToken ct, Func<CmpDbContext, CancellationToken, Task<T>> load, Func<T, long> sizeKb)
     {
         var generation = _generation.Current; // read before the database, so a write that lands meanwhile voids the entry
+        var now = _time.GetTimestamp();
         if (_cache.TryGetValue(key, out Entry<T>? entry) && entry!.Generation == generation)
         {
-            return entry.Value;
+            var age = _time.GetElapsedTime(entry.LoadedAt, now);
+            if (age < _lifetime)
+            {
+                if (age >= _lifetime / 2 && Interlocked.Exchange(ref entry.Refreshing, 1) == 0)
+                {
+                    _ = Task.Run(() => RefreshAsync(key, load, sizeKb));
+                }
+                return entry.Value;
+            }
         }
-        var value = await load();
+        var value = await load(db, ct);
+        Store(key, generation, now, value, sizeKb);
+        return value;
+    }
+
+    private async Task RefreshAsync<T>(string key, Func<CmpDbContext, CancellationToken, Task<T>> load, Func<T, long> sizeKb)
+    {
+        try
+        {
+            var generation = _generation.Current;
+            var now = _time.GetTimestamp();
+            await using var scope = _scopes.CreateAsyncScope();
+            Store(key, generation, now, await load(scope.ServiceProvider.GetRequiredService<CmpDbContext>(), CancellationToken.None), sizeKb);
+        }
+        catch (Exception ex)
+        {
+            // The entry stays until its lifetime ends; the next caller then loads it in the foreground.
+            _logger.LogWarning(ex, "Refreshing the gateway cache entry {Key} failed.", key.Split(':')[0]);
+        }
+    }
+
+    private void Store<T>(string key, long generation, long loadedAt, T value, Func<T, long> sizeKb)
+    {
         var size = 1 + sizeKb(value);
         if (_lifetime > TimeSpan.Zero && size <= MaxEntryKb)
         {
-            _cache.Set(key, new Entry<T>(generation, value), new MemoryCacheEntryOptions { Size = size, AbsoluteExpirationRelativeToNow = _lifetime });
+            _cache.Set(key, new Entry<T>(generation, value, loadedAt), new MemoryCacheEntryOptions { Size = size, AbsoluteExpirationRelativeToNow = _lifetime });
         }
-        return value;
     }
 
     /// <summary>The key with this hash, with its config, resource, agent and plan; null for an unknown key.</summary>
     public async Task<ApiKey?> KeyAsync(CmpDbContext db, string hash, CancellationToken ct)
     {
-        var box = await GetAsync("key:" + hash, async () => new Box<ApiKey>(await db.ApiKeys.AsNoTracking()
+        var box = await GetAsync(db, "key:" + hash, ct, async (d, token) => new Box<ApiKey>(await d.ApiKeys.AsNoTracking()
             .Include(k => k.Config).ThenInclude(c => c.Resource).ThenInclude(r => r.Agent)
             .Include(k => k.Config).ThenInclude(c => c.Resource).ThenInclude(r => r.Plan)
-            .FirstOrDefaultAsync(k => k.Hash == hash, ct)), _ => 4);
+            .FirstOrDefaultAsync(k => k.Hash == hash, token)), _ => 4);
         if (box.Value is null)
         {
             _cache.Remove("key:" + hash);
@@ -72,38 +125,38 @@ public sealed class GatewayDirectory : IDisposable
 
     /// <summary>A config with its resource, agent and plan (a widget session names the config, not a key).</summary>
     public async Task<CustomerAgentConfig?> ConfigAsync(CmpDbContext db, Guid configId, CancellationToken ct) =>
-        (await GetAsync("config:" + configId.ToString("N"), async () => new Box<CustomerAgentConfig>(await db.AgentConfigs.AsNoTracking()
+        (await GetAsync(db, "config:" + configId.ToString("N"), ct, async (d, token) => new Box<CustomerAgentConfig>(await d.AgentConfigs.AsNoTracking()
             .Include(c => c.Resource).ThenInclude(r => r.Agent)
             .Include(c => c.Resource).ThenInclude(r => r.Plan)
-            .FirstOrDefaultAsync(c => c.Id == configId, ct)), _ => 4)).Value;
+            .FirstOrDefaultAsync(c => c.Id == configId, token)), _ => 4)).Value;
 
     /// <summary>Every config's allowed_domains patterns together: a preflight only asks whether any config allows the origin.</summary>
     public Task<IReadOnlyList<string>> AllowedPatternsAsync(CmpDbContext db, CancellationToken ct) =>
-        GetAsync("allowed-patterns", async () =>
-            (IReadOnlyList<string>)(await db.AgentConfigs.AsNoTracking().Where(c => c.AllowedDomains != "").Select(c => c.AllowedDomains).ToListAsync(ct))
+        GetAsync(db, "allowed-patterns", ct, async (d, token) =>
+            (IReadOnlyList<string>)(await d.AgentConfigs.AsNoTracking().Where(c => c.AllowedDomains != "").Select(c => c.AllowedDomains).ToListAsync(token))
                 .SelectMany(l => l.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal).ToList(),
             patterns => patterns.Sum(p => p.Length) / 512);
 
     /// <summary>The plan's LIMIT component, or null when the plan has none.</summary>
     public async Task<PlanLimit?> LimitAsync(CmpDbContext db, Guid planId, CancellationToken ct) =>
-        (await GetAsync("limit:" + planId.ToString("N"), async () =>
+        (await GetAsync(db, "limit:" + planId.ToString("N"), ct, async (d, token) =>
         {
-            var limit = await db.PlanComponents.AsNoTracking().Where(c => c.PlanId == planId && c.BillingType == BillingType.Limit)
-                .Select(c => new { c.LimitAmount, c.MeasuredUnit }).FirstOrDefaultAsync(ct);
+            var limit = await d.PlanComponents.AsNoTracking().Where(c => c.PlanId == planId && c.BillingType == BillingType.Limit)
+                .Select(c => new { c.LimitAmount, c.MeasuredUnit }).FirstOrDefaultAsync(token);
             return new Box<PlanLimit>(limit?.LimitAmount is { } amount ? new PlanLimit(amount, limit.MeasuredUnit) : null);
         }, _ => 0)).Value;
 
     /// <summary>A flow version's JSON (versions never change once imported).</summary>
     public Task<string> FlowJsonAsync(CmpDbContext db, Guid versionId, CancellationToken ct) =>
-        GetAsync("flow:" + versionId.ToString("N"),
-            () => db.FlowVersions.AsNoTracking().Where(v => v.Id == versionId).Select(v => v.Json).FirstAsync(ct), json => json.Length / 512);
+        GetAsync(db, "flow:" + versionId.ToString("N"), ct,
+            (d, token) => d.FlowVersions.AsNoTracking().Where(v => v.Id == versionId).Select(v => v.Json).FirstAsync(token), json => json.Length / 512);
 
     /// <summary>The agent's variables, decrypted for this one run; memory keeps only the ciphertext.</summary>
     public async Task<IReadOnlyDictionary<string, string>> SecretsAsync(CmpDbContext db, Guid agentId, CancellationToken ct)
     {
-        var rows = await GetAsync("secrets:" + agentId.ToString("N"), async () =>
-            (IReadOnlyList<KeyValuePair<string, string>>)(await db.AgentSecrets.AsNoTracking().Where(s => s.AgentId == agentId)
-                .Select(s => new { s.Name, s.Protected }).ToListAsync(ct)).Select(s => KeyValuePair.Create(s.Name, s.Protected)).ToList(),
+        var rows = await GetAsync(db, "secrets:" + agentId.ToString("N"), ct, async (d, token) =>
+            (IReadOnlyList<KeyValuePair<string, string>>)(await d.AgentSecrets.AsNoTracking().Where(s => s.AgentId == agentId)
+                .Select(s => new { s.Name, s.Protected }).ToListAsync(token)).Select(s => KeyValuePair.Create(s.Name, s.Protected)).ToList(),
             rows => rows.Sum(r => r.Value.Length) / 1024);
         return rows.ToDictionary(r => r.Key, r => _secrets.Unprotect(r.Value), StringComparer.Ordinal);
     }
@@ -111,9 +164,9 @@ public sealed class GatewayDirectory : IDisposable
     /// <summary>The files of a flow version's File nodes; kept in memory when they total 8 MB at most.</summary>
     public async Task<IFlowFileProvider> FilesAsync(CmpDbContext db, Guid versionId, CancellationToken ct)
     {
-        var files = await GetAsync("files:" + versionId.ToString("N"), async () =>
-            await db.AgentFiles.AsNoTracking().Where(f => f.FlowVersionId == versionId).OrderBy(f => f.CreatedAt)
-                .Select(f => new { f.NodeId, File = new FlowFile(f.FileName, f.Content) }).ToListAsync(ct),
+        var files = await GetAsync(db, "files:" + versionId.ToString("N"), ct, async (d, token) =>
+            await d.AgentFiles.AsNoTracking().Where(f => f.FlowVersionId == versionId).OrderBy(f => f.CreatedAt)
+                .Select(f => new { f.NodeId, File = new FlowFile(f.FileName, f.Content) }).ToListAsync(token),
             list => list.Sum(f => (long)f.File.Content.Length) / 1024);
         return new DictionaryFileProvider(files.GroupBy(f => f.NodeId)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<FlowFile>)g.Select(f => f.File).ToList()));

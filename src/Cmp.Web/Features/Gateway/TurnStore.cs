@@ -36,6 +36,7 @@ internal sealed class TurnStore : IAsyncDisposable
     private readonly Insert _message;
     private readonly DbCommand _usageCommand;
     private readonly DbCommand _messageCommand;
+    private readonly SqliteWriteGate _gate;
 
     private TurnStore(AsyncServiceScope scope, CmpDbContext db)
     {
@@ -43,6 +44,7 @@ internal sealed class TurnStore : IAsyncDisposable
         _db = db;
         _connection = db.Database.GetDbConnection();
         _sqlite = db.Database.IsSqlite();
+        _gate = scope.ServiceProvider.GetRequiredService<SqliteWriteGate>();
         var watched = WriteWatchInterceptor.WatchedEntities;
         if (watched.Contains(typeof(UsageRecord)) || watched.Contains(typeof(ConversationMessage)))
         {
@@ -111,23 +113,40 @@ internal sealed class TurnStore : IAsyncDisposable
     {
         if (_sqlite)
         {
-            await using var transaction = await _connection.BeginTransactionAsync(CancellationToken.None);
-            _usageCommand.Transaction = transaction;
-            _messageCommand.Transaction = transaction;
-            foreach (var turn in turns)
+            await _gate.WaitAsync();
+            try
             {
-                Bind(_usageCommand, _usageCommand.Parameters, _usage, turn.Usage);
-                await _usageCommand.ExecuteNonQueryAsync(CancellationToken.None);
-                foreach (var message in turn.Messages)
-                {
-                    Bind(_messageCommand, _messageCommand.Parameters, _message, message);
-                    await _messageCommand.ExecuteNonQueryAsync(CancellationToken.None);
-                }
+                await WriteSqliteAsync(turns);
             }
-            await transaction.CommitAsync(CancellationToken.None);
+            finally
+            {
+                _gate.Release();
+            }
             return;
         }
+        await WritePostgresAsync(turns);
+    }
 
+    private async Task WriteSqliteAsync(IReadOnlyList<MeteredTurn> turns)
+    {
+        await using var transaction = await _connection.BeginTransactionAsync(CancellationToken.None);
+        _usageCommand.Transaction = transaction;
+        _messageCommand.Transaction = transaction;
+        foreach (var turn in turns)
+        {
+            Bind(_usageCommand, _usageCommand.Parameters, _usage, turn.Usage);
+            await _usageCommand.ExecuteNonQueryAsync(CancellationToken.None);
+            foreach (var message in turn.Messages)
+            {
+                Bind(_messageCommand, _messageCommand.Parameters, _message, message);
+                await _messageCommand.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+        }
+        await transaction.CommitAsync(CancellationToken.None);
+    }
+
+    private async Task WritePostgresAsync(IReadOnlyList<MeteredTurn> turns)
+    {
         var connection = (NpgsqlConnection)_connection;
         await using var batch = connection.CreateBatch();
         var rows = 0;

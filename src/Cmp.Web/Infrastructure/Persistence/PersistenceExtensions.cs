@@ -17,6 +17,7 @@ public static class PersistenceExtensions
         var connectionString = configuration.GetConnectionString("Cmp") ?? DefaultConnectionString;
         services.AddSingleton<WriteGeneration>();
         services.AddSingleton<WriteWatchInterceptor>();
+        services.AddSingleton<SqliteWriteGate>();
         // Pooled: a request reuses a context instead of building one (the gateway's hot path felt it).
         if (IsPostgres(configuration))
         {
@@ -59,12 +60,14 @@ public static class PersistenceExtensions
 /// setting for WAL. <c>busy_timeout</c> lets a writer that finds the database locked wait in SQLite itself, which
 /// retries within a millisecond or two, instead of Microsoft.Data.Sqlite's own retry, which sleeps 150 ms at a time.
 /// <c>wal_autocheckpoint=0</c>: no commit pays for a checkpoint; <see cref="SqliteCheckpointer"/> runs them.
+/// <c>journal_size_limit</c>: when the WAL starts over, a file grown past 128 MB (after a burst) is cut back;
+/// in steady use it stays below that (see <see cref="SqliteCheckpointer"/>), so its space is reused, not reallocated.
 /// </summary>
 internal sealed class SqliteConnectionSetup : DbConnectionInterceptor
 {
     public static readonly SqliteConnectionSetup Instance = new();
 
-    private const string Pragmas = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=0;";
+    private const string Pragmas = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=134217728;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
