@@ -277,6 +277,7 @@ for db in dict.fromkeys(k[0] for k in by):
         for k in ("p50", "p90", "p99", "max"):
             print(f"| {k} | {b[k]:.2f} ms | {i[k]:.2f} ms | {ratio(i[k], b[k]) if k in ('p50', 'p99') else ''} |")
         print(f"| errors (non-2xx or no answer) | {b['errors']} of {b['count']} | {i['errors']} of {i['count']} | |")
+        print(f"| over {i['slow_ms']:g} ms (in how many of the seconds) | {b['slow']} ({b['slow_seconds']} s) | {i['slow']} ({i['slow_seconds']} s) | |")
         print(f"| server CPU ÷ requests sent | {cpu(b):.2f} ms | {cpu(i):.2f} ms | {ratio(cpu(i), cpu(b))} |")
     b, i = by.get((db, "bare", "closed")), by.get((db, "invoke", "closed"))
     if b and i:
