@@ -205,6 +205,53 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
     }
 
     [Fact]
+    public async Task ATurnWrittenByTheStore_ReadsBackThroughEf_FieldForField()
+    {
+        // The turn writer inserts with its own statements (TurnStore); EF must read exactly what SaveChanges would have written.
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, "hello");
+        var configId = Guid.ParseExact(world.Config, "N");
+        var resourceId = Guid.ParseExact(world.Resource, "N");
+        var keyId = await factory.WithDbAsync(db => db.ApiKeys.Where(k => k.ConfigId == configId).Select(k => k.Id).FirstAsync());
+        var at = new DateTime(2026, 3, 4, 5, 6, 7, DateTimeKind.Utc).AddTicks(1234560); // whole microseconds: PostgreSQL keeps no more, whoever writes
+        var usage = new UsageRecord
+        {
+            ConfigId = configId,
+            ResourceId = resourceId,
+            ApiKeyId = keyId,
+            SessionId = "round-trip",
+            RequestId = "req-1",
+            InputTokens = 12,
+            OutputTokens = 34_000_000_000,
+            LatencyMs = 56,
+            Status = "ok",
+            IdempotencyKey = "idem-é",
+            Response = "{\"output\":\"Grüße 👋\"}",
+            CreatedAt = at,
+        };
+        var message = new ConversationMessage { Scope = "config:" + world.Config, SessionId = "round-trip", Sender = "Machine", SenderName = "AI", Text = "Grüße 👋\nline two", CreatedAt = at };
+        var bare = new UsageRecord { ConfigId = configId, ResourceId = resourceId, SessionId = "round-trip", RequestId = "req-2", Status = "error", CreatedAt = at.AddSeconds(1) };
+        var stored = await factory.Services.GetRequiredService<TurnWriter>().WriteTogetherAsync([new(usage, [message]), new(bare, [])]);
+        Assert.Equal([true, true], stored);
+
+        var read = await factory.WithDbAsync(db => db.UsageRecords.AsNoTracking().SingleAsync(u => u.Id == usage.Id));
+        Assert.Equal((usage.ConfigId, usage.ResourceId, usage.ApiKeyId, usage.SessionId, usage.RequestId), (read.ConfigId, read.ResourceId, read.ApiKeyId, read.SessionId, read.RequestId));
+        Assert.Equal((12L, 34_000_000_000L, 56L, "ok", "idem-é", usage.Response), (read.InputTokens, read.OutputTokens, read.LatencyMs, read.Status, read.IdempotencyKey, read.Response));
+        Assert.Equal(at, read.CreatedAt);
+        Assert.Equal(DateTimeKind.Utc, read.CreatedAt.Kind);
+        var readBare = await factory.WithDbAsync(db => db.UsageRecords.AsNoTracking().SingleAsync(u => u.Id == bare.Id));
+        Assert.Null(readBare.ApiKeyId);
+        Assert.Null(readBare.IdempotencyKey);
+        Assert.Null(readBare.Response);
+
+        // Queries that compare in the database (dates, ids) find the rows, as the usage report and memory do.
+        Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.CreatedAt >= at && u.CreatedAt < at.AddMinutes(1))));
+        var readMessage = await factory.WithDbAsync(db => db.ConversationMessages.AsNoTracking().SingleAsync(m => m.Scope == "config:" + world.Config && m.SessionId == "round-trip" && m.CreatedAt == at));
+        Assert.Equal((message.Id, "Machine", "AI", message.Text), (readMessage.Id, readMessage.Sender, readMessage.SenderName, readMessage.Text));
+    }
+
+    [Fact]
     public async Task LimitPlan_CapIs429_UntilAPlanSwitch()
     {
         var plan = new
