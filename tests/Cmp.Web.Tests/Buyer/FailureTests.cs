@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.RegularExpressions;
 using Cmp.Flows.Runtime;
 using Cmp.Web.Features.Agents;
@@ -9,6 +10,7 @@ using Cmp.Web.Tests.Infrastructure;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Cmp.Web.Tests.Buyer;
 
@@ -63,23 +65,45 @@ public sealed class FailureTests(CmpFactory factory) : IClassFixture<CmpFactory>
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
         var key = await world.KeyAsync();
-        await using var slow = factory.WithWebHostBuilder(b => b
-            .UseSetting("Gateway:KeepAliveSeconds", "0.05")
-            .ConfigureTestServices(s => s.AddSingleton<IAgentRuntime>(sp => new SlowStart(sp.GetRequiredService<BuiltinAgentRuntime>(), TimeSpan.FromMilliseconds(400)))));
-        var text = await (await slow.CreateClient().SendAsync(BuyerWorld.Invoke(key, new { input = "Take your time", stream = true }))).Content.ReadAsStringAsync();
-        var first = text.IndexOf("event: token\n", StringComparison.Ordinal);
-        Assert.True(first > 0, text);
-        Assert.True(Regex.Count(text[..first], "^: keep-alive\n\n", RegexOptions.Multiline) >= 2, text);
-        Assert.Contains("event: end\n", text);
+        // No wall clock: the keep-alive timer runs on a fake clock moved by hand, and the agent answers when released.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var slow = factory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s
+            .AddSingleton<TimeProvider>(clock)
+            .AddSingleton<IAgentRuntime>(sp => new HeldBack(sp.GetRequiredService<BuiltinAgentRuntime>(), release.Task))));
+        var client = slow.CreateClient();
+        using var hang = new CancellationTokenSource(TimeSpan.FromMinutes(2)); // only against a hang; nothing here is timed
+        using var response = await client.SendAsync(BuyerWorld.Invoke(key, new { input = "Take your time", stream = true }), HttpCompletionOption.ResponseHeadersRead, hang.Token);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync(hang.Token));
+        var text = new StringBuilder();
+        async Task ReadUntilAsync(string marker, int count)
+        {
+            while (Regex.Count(text.ToString(), Regex.Escape(marker)) < count)
+            {
+                var line = await reader.ReadLineAsync(hang.Token) ?? throw new InvalidOperationException("The stream ended early: " + text);
+                text.Append(line).Append('\n');
+            }
+        }
 
-        // The default interval (15 s) never shows on a quick answer.
-        var quick = await (await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Quick", stream = true }))).Content.ReadAsStringAsync();
+        await ReadUntilAsync(": stream open", 1);
+        clock.Advance(TimeSpan.FromSeconds(15)); // the default interval
+        await ReadUntilAsync(": keep-alive", 1);
+        clock.Advance(TimeSpan.FromSeconds(15));
+        await ReadUntilAsync(": keep-alive", 2);
+        release.SetResult();
+        await ReadUntilAsync("event: end", 1);
+        var all = text.ToString();
+        Assert.True(all.IndexOf(": keep-alive", StringComparison.Ordinal) < all.IndexOf("event: token", StringComparison.Ordinal), all);
+        Assert.Equal(2, Regex.Count(all, "^: keep-alive$", RegexOptions.Multiline));
+
+        // Before the interval has passed there is none: a quick answer (the clock stands still) carries no keep-alive.
+        var quick = await (await client.SendAsync(BuyerWorld.Invoke(key, new { input = "Quick", stream = true }), hang.Token)).Content.ReadAsStringAsync(hang.Token);
         Assert.DoesNotContain("keep-alive", quick);
         Assert.Contains("event: end\n", quick);
     }
 
-    /// <summary>The built-in runtime, starting late as a real model does under load.</summary>
-    private sealed class SlowStart(IAgentRuntime inner, TimeSpan delay) : IAgentRuntime
+    /// <summary>The built-in runtime, held back until the test releases it, as a slow model would be.</summary>
+    private sealed class HeldBack(IAgentRuntime inner, Task release) : IAgentRuntime
     {
         public string Name => inner.Name;
 
@@ -87,7 +111,7 @@ public sealed class FailureTests(CmpFactory factory) : IClassFixture<CmpFactory>
 
         public async IAsyncEnumerable<FlowRunEvent> InvokeAsync(AgentVersionContext version, InvokeRequest request, [EnumeratorCancellation] CancellationToken ct)
         {
-            await Task.Delay(delay, ct);
+            await release.WaitAsync(ct);
             await foreach (var e in inner.InvokeAsync(version, request, ct))
             {
                 yield return e;

@@ -1,33 +1,22 @@
-using System.Diagnostics;
+using Cmp.Web.Features.Gateway;
 using Cmp.Web.Infrastructure.Persistence;
 using Cmp.Web.Tests.Buyer;
 using Cmp.Web.Tests.Infrastructure;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Cmp.Web.Tests.Gateway;
 
 /// <summary>
 /// The gateway cache against writes it cannot see: another server process's. Such a write is simulated with
-/// <see cref="WriteWatchInterceptor.Unwatched"/>, and the cache's clock is a manual one, so the lifetime
-/// (<c>Gateway:CacheSeconds</c>, 10 s) is crossed without waiting.
+/// <see cref="WriteWatchInterceptor.Unwatched"/>, and the cache's clock is a fake one moved by hand, so the lifetime
+/// (<c>Gateway:CacheSeconds</c>, 10 s) is crossed without waiting, and the background refresh is awaited, not polled.
 /// </summary>
 public sealed class CacheLifetimeTests(CmpFactory factory) : IClassFixture<CmpFactory>
 {
     private readonly Api _api = new(factory);
-
-    /// <summary>A clock that moves only when told to.</summary>
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks = Stopwatch.GetTimestamp();
-
-        public override long TimestampFrequency => Stopwatch.Frequency;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, (long)(by.TotalSeconds * Stopwatch.Frequency));
-    }
 
     private Task SetPromptElsewhereAsync(string configUuid, string prompt)
     {
@@ -43,7 +32,7 @@ public sealed class CacheLifetimeTests(CmpFactory factory) : IClassFixture<CmpFa
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
         var key = await world.KeyAsync();
-        var clock = new ManualClock();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var app = factory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(clock)));
         var client = app.CreateClient();
         static string Output(System.Text.Json.Nodes.JsonObject answer) => answer["output"]!.GetValue<string>();
@@ -58,13 +47,8 @@ public sealed class CacheLifetimeTests(CmpFactory factory) : IClassFixture<CmpFa
         // Past half of it, the caller still gets the cached config at once, and a refresh starts in the background.
         clock.Advance(TimeSpan.FromSeconds(2));
         Assert.DoesNotContain("pirate", Output(await BuyerWorld.AskAsync(client, key, "hi")));
-        var seen = false;
-        for (var i = 0; i < 100 && !seen; i++)
-        {
-            await Task.Delay(50);
-            seen = Output(await BuyerWorld.AskAsync(client, key, "hi")).Contains("Speak like a pirate.", StringComparison.Ordinal);
-        }
-        Assert.True(seen, "the background refresh never brought the new prompt");
+        await app.Services.GetRequiredService<GatewayDirectory>().RefreshesDone();
+        Assert.Contains("Speak like a pirate.", Output(await BuyerWorld.AskAsync(client, key, "hi")));
 
         // An entry that reached the end of its lifetime is never used: the very next call loads the config again.
         await SetPromptElsewhereAsync(world.Config, "Speak like a robot.");

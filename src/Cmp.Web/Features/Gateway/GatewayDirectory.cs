@@ -46,17 +46,22 @@ public sealed class GatewayDirectory : IDisposable
 
     public GatewayDirectory(
         WriteGeneration generation, IServiceScopeFactory scopes, IDataProtectionProvider protection, IConfiguration configuration,
-        ILogger<GatewayDirectory> logger, TimeProvider? time = null)
+        ILogger<GatewayDirectory> logger, TimeProvider time)
     {
         _generation = generation;
         _scopes = scopes;
         _logger = logger;
         _secrets = protection.CreateProtector(AgentSecrets.Purpose);
         _lifetime = TimeSpan.FromSeconds(Math.Max(0, configuration.GetValue("Gateway:CacheSeconds", 10.0)));
-        _time = time ?? TimeProvider.System;
+        _time = time;
     }
 
     private const long MaxEntryKb = 8 * 1024;
+
+    private readonly ConcurrentDictionary<Task, bool> _refreshing = new();
+
+    /// <summary>Completes when the background refreshes running now are done (they never throw); tests wait for it instead of polling.</summary>
+    internal Task RefreshesDone() => Task.WhenAll(_refreshing.Keys);
 
     /// <summary>
     /// The cached value while this process has written nothing behind it and it is younger than the lifetime; else
@@ -74,7 +79,9 @@ public sealed class GatewayDirectory : IDisposable
             {
                 if (age >= _lifetime / 2 && Interlocked.Exchange(ref entry.Refreshing, 1) == 0)
                 {
-                    _ = Task.Run(() => RefreshAsync(key, load, sizeKb));
+                    var refresh = Task.Run(() => RefreshAsync(key, load, sizeKb));
+                    _refreshing[refresh] = true;
+                    _ = refresh.ContinueWith(done => _refreshing.TryRemove(done, out _), TaskScheduler.Default);
                 }
                 return entry.Value;
             }

@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Cmp.Web.Features.Gateway;
 
@@ -54,6 +55,7 @@ public static class GatewayEndpoints
 
     public static IServiceCollection AddGateway(this IServiceCollection services)
     {
+        services.TryAddSingleton(TimeProvider.System); // the keep-alive timer and the cache's clock; tests move it by hand
         services.AddSingleton<KeyRateLimiter>();
         services.AddSingleton<GatewayDirectory>();
         services.AddSingleton<TurnWriter>();
@@ -432,9 +434,10 @@ public static class GatewayEndpoints
                 }
             }
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            // The timer starts before the stream opens, so its first tick is keepAliveEvery after the opening comment.
+            using var timer = new PeriodicTimer(keepAliveEvery, httpContext.RequestServices.GetRequiredService<TimeProvider>());
             var keepAlive = Task.Run(async () =>
             {
-                using var timer = new PeriodicTimer(keepAliveEvery);
                 while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
                 {
                     await WriteAsync(": keep-alive\n\n");

@@ -24,7 +24,7 @@ internal sealed class TurnStore : IAsyncDisposable
     /// <summary>Rows that surely fit in one batch message on PostgreSQL, which then commits as one implicit transaction.</summary>
     public const int OneMessageRows = 500;
 
-    private sealed record Column(IProperty Property, RelationalTypeMapping Mapping, string Parameter);
+    private sealed record Column(IProperty Property, IClrPropertyGetter Getter, RelationalTypeMapping Mapping, string Parameter);
 
     private sealed record Insert(string Sql, Column[] Columns);
 
@@ -91,7 +91,7 @@ internal sealed class TurnStore : IAsyncDisposable
             throw new InvalidOperationException($"{clrType.Name}.{shadow.Name} is a shadow property; TurnStore reads values from the object.");
         }
         // SQLite binds by name; PostgreSQL's batches take positional parameters ($1, $2, …).
-        var columns = properties.Select((p, i) => new Column(p, (RelationalTypeMapping)p.GetRelationalTypeMapping(), sqlite ? "@p" + i : "")).ToArray();
+        var columns = properties.Select((p, i) => new Column(p, p.GetGetter(), (RelationalTypeMapping)p.GetRelationalTypeMapping(), sqlite ? "@p" + i : "")).ToArray();
         var names = string.Join(", ", properties.Select(p => sql.DelimitIdentifier(p.GetColumnName(table)!)));
         var values = string.Join(", ", columns.Select((c, i) => sqlite ? c.Parameter : "$" + (i + 1)));
         return new Insert($"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ({names}) VALUES ({values})", columns);
@@ -103,7 +103,7 @@ internal sealed class TurnStore : IAsyncDisposable
         parameters.Clear();
         foreach (var column in insert.Columns)
         {
-            var value = column.Property.GetGetter().GetClrValueUsingContainingEntity(entity);
+            var value = column.Getter.GetClrValueUsingContainingEntity(entity);
             parameters.Add(column.Mapping.CreateParameter(factory, column.Parameter, value, column.Property.IsNullable));
         }
     }

@@ -15,7 +15,7 @@ public sealed record MeteredTurn(UsageRecord Usage, IReadOnlyList<ConversationMe
 /// the same transaction. A turn and its usage record are always in one transaction, so a crash loses or
 /// double-counts neither, and no answer leaves before its record is durable. Under load this turns hundreds of
 /// small commits (and on PostgreSQL as many WAL flushes) into a few larger ones, and on SQLite it keeps writers
-/// from queueing for the database lock.
+/// from queueing for the database lock. Each writer inserts through its own <see cref="TurnStore"/>.
 /// </summary>
 public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration configuration, ILogger<TurnWriter> logger) : BackgroundService
 {
