@@ -81,6 +81,23 @@ public static class PromptTemplate
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Text to put into a template so that it renders as itself. Single braces: every brace is doubled. Double
+    /// brackets have no escape, so a <c>{{</c> is broken up as <c>{ {</c>; single braces are literal there anyway.
+    /// </summary>
+    public static string Escape(string text, Syntax syntax) => syntax == Syntax.SingleBraces
+        ? text.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal)
+        : BreakDoubleOpen(text);
+
+    private static string BreakDoubleOpen(string text)
+    {
+        while (text.Contains("{{", StringComparison.Ordinal))
+        {
+            text = text.Replace("{{", "{ {", StringComparison.Ordinal);
+        }
+        return text;
+    }
+
     /// <summary>What Langflow accepts as a variable: a non-empty name without braces or line breaks.</summary>
     private static bool IsName(string name)
     {

@@ -16,7 +16,10 @@ namespace Cmp.Web.Tests.Peers;
 /// as Langflow documents them: <c>POST /api/v1/flows/</c> (x-api-key; answers the created flow with its id) and
 /// <c>POST /api/v1/run/{id}</c> (JSON result, or with <c>stream=true</c> JSON events separated by blank lines:
 /// <c>add_message</c>, <c>token</c> per chunk, <c>end</c> with the result). Its "flow" answers
-/// <c>langflow: </c> + the input and counts the turns of each session.
+/// <c>langflow: </c> + the input and counts the turns of each session. Like Langflow it applies the run's
+/// <c>tweaks</c> (node id → template field → value) to a copy of the flow, builds a connected field from its
+/// edge (a tweak of it has no effect), and renders Prompt templates with Python format rules (a stray brace
+/// fails the run); each run records the system text every model would have received.
 /// </summary>
 public sealed class LangflowPeer : IAsyncDisposable
 {
@@ -26,7 +29,10 @@ public sealed class LangflowPeer : IAsyncDisposable
 
     public string Url { get; }
     public ConcurrentDictionary<string, JsonObject> Flows { get; } = new();
-    public ConcurrentQueue<(string FlowId, JsonObject Body, Dictionary<string, string> Headers)> Runs { get; } = new();
+    public ConcurrentQueue<Run> Runs { get; } = new();
+
+    /// <summary>One call of /run: what came in, and the system text of each model node after the tweaks (by node id).</summary>
+    public sealed record Run(string FlowId, JsonObject Body, Dictionary<string, string> Headers, Dictionary<string, string> SystemTexts);
     private readonly ConcurrentDictionary<string, int> _turns = new();
 
     private LangflowPeer(WebApplication app, string url)
@@ -71,13 +77,26 @@ public sealed class LangflowPeer : IAsyncDisposable
             var body = (await JsonNode.ParseAsync(ctx.Request.Body))!.AsObject();
             var headers = ctx.Request.Headers.Where(h => h.Key.StartsWith("X-LANGFLOW-GLOBAL-VAR-", StringComparison.OrdinalIgnoreCase))
                 .ToDictionary(h => h.Key.ToUpperInvariant(), h => h.Value.ToString());
-            peer!.Runs.Enqueue((id, body, headers));
-            if (!peer.Flows.ContainsKey(id))
+            if (!peer!.Flows.TryGetValue(id, out var flow))
             {
+                peer.Runs.Enqueue(new Run(id, body, headers, []));
                 ctx.Response.StatusCode = 404;
                 await ctx.Response.WriteAsJsonAsync(new { detail = "Flow not found" });
                 return;
             }
+            Dictionary<string, string> systemTexts;
+            try
+            {
+                systemTexts = SystemTexts(flow["data"]!.DeepClone().AsObject(), body["tweaks"] as JsonObject);
+            }
+            catch (FormatException ex)
+            {
+                peer.Runs.Enqueue(new Run(id, body, headers, []));
+                ctx.Response.StatusCode = 500;
+                await ctx.Response.WriteAsJsonAsync(new { detail = ex.Message });
+                return;
+            }
+            peer.Runs.Enqueue(new Run(id, body, headers, systemTexts));
             var session = body["session_id"]?.GetValue<string>() ?? Guid.NewGuid().ToString();
             var turn = peer._turns.AddOrUpdate(session, 1, (_, n) => n + 1);
             var answer = $"langflow: {body["input_value"]?.GetValue<string>()} (turn {turn})";
@@ -116,6 +135,81 @@ public sealed class LangflowPeer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         peer = new LangflowPeer(app, address);
         return peer;
+    }
+
+    /// <summary>Applies the tweaks, then resolves each model's system field as Langflow builds it.</summary>
+    private static Dictionary<string, string> SystemTexts(JsonObject data, JsonObject? tweaks)
+    {
+        var nodes = data["nodes"]!.AsArray().OfType<JsonObject>().ToDictionary(n => n["id"]!.GetValue<string>());
+        JsonObject Template(JsonObject node) => node["data"]!["node"]!["template"]!.AsObject();
+        foreach (var (nodeId, fields) in tweaks ?? [])
+        {
+            if (nodes.TryGetValue(nodeId, out var node) && fields is JsonObject values)
+            {
+                foreach (var (field, value) in values)
+                {
+                    if (Template(node)[field] is JsonObject input)
+                    {
+                        input["value"] = value?.DeepClone();
+                    }
+                }
+            }
+        }
+        string? Value(JsonObject node, string field) => Template(node)[field]?["value"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
+        var texts = new Dictionary<string, string>();
+        foreach (var (nodeId, node) in nodes)
+        {
+            foreach (var field in new[] { "system_message", "system_prompt" })
+            {
+                if (Template(node)[field] is null)
+                {
+                    continue;
+                }
+                var edge = data["edges"]!.AsArray().OfType<JsonObject>().FirstOrDefault(e =>
+                    e["target"]?.GetValue<string>() == nodeId && e["data"]?["targetHandle"]?["fieldName"]?.GetValue<string>() == field);
+                var source = edge is null ? null : nodes[edge["source"]!.GetValue<string>()];
+                texts[nodeId] = source is null ? Value(node, field) ?? ""
+                    : source["data"]!["type"]!.GetValue<string>() switch
+                    {
+                        "Prompt" => PythonFormat(Value(source, "template") ?? "", name => Value(source, name)),
+                        "TextInput" => Value(source, "input_value") ?? "",
+                        _ => "(computed at run time)",
+                    };
+            }
+        }
+        return texts;
+    }
+
+    /// <summary>str.format as Langflow's Prompt applies it: <c>{{</c>/<c>}}</c> are braces, <c>{name}</c> a variable, anything else fails.</summary>
+    private static string PythonFormat(string template, Func<string, string?> variable)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (var i = 0; i < template.Length; i++)
+        {
+            var c = template[i];
+            if (c is '{' or '}' && i + 1 < template.Length && template[i + 1] == c)
+            {
+                sb.Append(c);
+                i++;
+            }
+            else if (c == '}')
+            {
+                throw new FormatException("Single '}' encountered in format string");
+            }
+            else if (c == '{')
+            {
+                var end = template.IndexOf('}', i);
+                var name = end < 0 ? null : template[(i + 1)..end];
+                sb.Append(name is null ? throw new FormatException("Single '{' encountered in format string")
+                    : variable(name) ?? throw new FormatException($"Missing variable: {name}"));
+                i = end;
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+        return sb.ToString();
     }
 
     public async ValueTask DisposeAsync()

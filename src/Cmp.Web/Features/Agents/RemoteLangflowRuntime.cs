@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -13,11 +14,15 @@ namespace Cmp.Web.Features.Agents;
 /// <c>POST /api/v1/flows/</c> creates the flow, <c>POST /api/v1/run/{id}?stream=true</c> runs it with the buyer's own
 /// <c>session_id</c>, secrets travel as <c>X-LANGFLOW-GLOBAL-VAR-&lt;NAME&gt;</c> headers, and the stream is read as Langflow
 /// sends it: JSON objects separated by blank lines (<c>token</c> events, then <c>end</c>). The HTTP client has a timeout
-/// and a circuit breaker and never retries a run, which is not idempotent.
+/// and a circuit breaker and never retries a run, which is not idempotent. The buyer's persona travels as the run's
+/// <c>tweaks</c> (<see cref="PersonaTweaks"/>): added to the system text of every model in the flow.
 /// </summary>
 public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflowRuntime> logger) : IAgentRuntime
 {
     public const string HttpClientName = "langflow";
+
+    /// <summary>Where each flow version takes the persona; versions are immutable, so found once.</summary>
+    private readonly ConcurrentDictionary<Guid, PersonaTweaks> _personaPlans = new();
 
     public string Name => "Langflow";
 
@@ -37,6 +42,11 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
             return new DeployResult(false, $"Langflow refused the flow: HTTP {(int)response.StatusCode} {Truncate(text)}");
         }
         var id = JsonNode.Parse(text)?["id"]?.GetValue<string>();
+        if (PersonaPlan(version).Missed is { Count: > 0 } missed)
+        {
+            logger.LogWarning("Flow version {VersionId}: the buyer's persona cannot reach {Nodes}, whose system text another component computes",
+                version.FlowVersionId, string.Join(", ", missed));
+        }
         return id is null
             ? new DeployResult(false, "Langflow answered without a flow id.")
             : new DeployResult(true, null, id);
@@ -57,6 +67,10 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
             ["output_type"] = "chat",
             ["session_id"] = request.SessionId,
         };
+        if (PersonaPlan(version).Tweaks(request.SystemPreamble) is { } tweaks)
+        {
+            payload["tweaks"] = tweaks;
+        }
         using var message = new HttpRequestMessage(HttpMethod.Post, $"api/v1/run/{Uri.EscapeDataString(version.RemoteFlowId)}?stream=true")
         {
             Content = new StringContent(payload.ToJsonString(), Encoding.UTF8, "application/json"),
@@ -131,6 +145,9 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
                 [new StoredMessage(FlowMessage.User, "User", request.Input, now), new StoredMessage(FlowMessage.Machine, "AI", answer, now)]));
         }
     }
+
+    private PersonaTweaks PersonaPlan(AgentVersionContext version) =>
+        _personaPlans.GetOrAdd(version.FlowVersionId, static (_, json) => PersonaTweaks.Plan(json), version.FlowJson);
 
     /// <summary>The chat answer inside a /run result: outputs[0].outputs[0].results.message.text.</summary>
     internal static string? MessageText(JsonNode? result)
