@@ -12,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace Cmp.Web.Tests.Peers;
 
 /// <summary>
-/// Langflow cannot be installed here, so this server, started in the test, speaks the two endpoints CMP uses
-/// as Langflow documents them: <c>POST /api/v1/flows/</c> (x-api-key; answers the created flow with its id) and
+/// Langflow cannot be installed here, so this server, started in the test, speaks the endpoints CMP uses
+/// as Langflow documents them: <c>POST /api/v1/flows/</c> (x-api-key; answers the created flow with its id),
+/// <c>GET /api/v1/flows/{id}</c> (the flow, or 404) and
 /// <c>POST /api/v1/run/{id}</c> (JSON result, or with <c>stream=true</c> JSON events separated by blank lines:
 /// <c>add_message</c>, <c>token</c> per chunk, <c>end</c> with the result). Its "flow" answers
 /// <c>langflow: </c> + the input and counts the turns of each session. Like Langflow it applies the run's
@@ -30,6 +31,9 @@ public sealed class LangflowPeer : IAsyncDisposable
     public string Url { get; }
     public ConcurrentDictionary<string, JsonObject> Flows { get; } = new();
     public ConcurrentQueue<Run> Runs { get; } = new();
+
+    /// <summary>While set, creating a flow answers 422 as Langflow does for a flow it cannot take.</summary>
+    public bool RefuseNewFlows { get; set; }
 
     /// <summary>One call of /run: what came in, and the system text of each model node after the tweaks (by node id).</summary>
     public sealed record Run(string FlowId, JsonObject Body, Dictionary<string, string> Headers, Dictionary<string, string> SystemTexts);
@@ -56,7 +60,7 @@ public sealed class LangflowPeer : IAsyncDisposable
                 return Results.Json(new { detail = "Invalid or missing API key" }, statusCode: 403);
             }
             var body = (await JsonNode.ParseAsync(ctx.Request.Body))!.AsObject();
-            if (body["data"]?["nodes"] is not JsonArray)
+            if (body["data"]?["nodes"] is not JsonArray || peer!.RefuseNewFlows)
             {
                 return Results.Json(new { detail = "data.nodes is required" }, statusCode: 422);
             }
@@ -65,6 +69,11 @@ public sealed class LangflowPeer : IAsyncDisposable
             peer!.Flows[id] = body;
             return Results.Json(body, statusCode: 201);
         });
+
+        app.MapGet("/api/v1/flows/{id}", (HttpContext ctx, string id) =>
+            ctx.Request.Headers["x-api-key"] != ApiKey ? Results.Json(new { detail = "Invalid or missing API key" }, statusCode: 403)
+            : peer!.Flows.TryGetValue(id, out var flow) ? Results.Json(flow)
+            : Results.Json(new { detail = "Flow not found" }, statusCode: 404));
 
         app.MapPost("/api/v1/run/{id}", async (HttpContext ctx, string id) =>
         {

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Cmp.Web.Tests.Buyer;
 using Cmp.Web.Tests.Infrastructure;
 using Cmp.Web.Tests.Peers;
+using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Tests.Seller;
 
@@ -63,6 +64,86 @@ public sealed class RemoteRuntimeTests(LangflowFactory factory) : IClassFixture<
     private static string SellerPrompt =>
         JsonNode.Parse(Samples.Text("1.7", "Basic Prompting"))!["data"]!["nodes"]!.AsArray().OfType<JsonObject>()
             .Single(n => n["id"]!.GetValue<string>() == Samples.NodeId("1.7", "Basic Prompting", "Prompt"))["data"]!["node"]!["template"]!["template"]!["value"]!.GetValue<string>();
+
+    private Task<string?> RemoteFlowAsync(string agent, int number) => factory.WithDbAsync(db =>
+        db.FlowVersions.Where(v => v.AgentId == Guid.Parse(agent) && v.Number == number).Select(v => v.RemoteFlowId).SingleAsync());
+
+    private LangflowPeer.Run LastRun(string session) =>
+        factory.Langflow.Runs.Last(r => r.Body["session_id"]?.GetValue<string>() == session);
+
+    [Fact]
+    public async Task RemoteLangflow_EachVersionKeepsItsFlow_APinnedBuyerRunsIt_ARedeployKeepsIt_ALostOneIsCreatedAgain()
+    {
+        var world = await BuyerWorld.CreateAsync(new Api(factory), "Basic Prompting");
+        var seller = world.Seller.Owner.Client;
+        var v1 = await RemoteFlowAsync(world.Agent, 1);
+        Assert.NotNull(v1);
+        await Json.ReadAsync(await seller.PostAsync($"/api/provider-agents/{world.Agent}/import_flow/", Samples.Body("1.8", "Basic Prompting")), HttpStatusCode.Created);
+        Assert.Equal("READY", (await Api.WaitForRuntimeAsync(seller, world.Agent))["runtime_state"]!.GetValue<string>());
+        var v2 = await RemoteFlowAsync(world.Agent, 2);
+        Assert.NotNull(v2);
+        Assert.NotEqual(v1, v2);
+
+        // The buyer stays pinned to version 1 and runs its flow; the seller's test chat runs the current version.
+        var key = await world.KeyAsync();
+        await BuyerWorld.AskAsync(factory.CreateClient(), key, "Hello", "pinned-session");
+        Assert.Equal(v1, LastRun("pinned-session").FlowId);
+        await Json.ReadAsync(await seller.PostAsJsonAsync($"/api/provider-agents/{world.Agent}/test_invoke/", new { input = "Hi", session_id = "seller-session" }), HttpStatusCode.OK);
+        Assert.Equal(v2, LastRun("seller-session").FlowId);
+
+        // A secret change redeploys version 2: Langflow still has its flow, so no new one is made.
+        var flows = factory.Langflow.Flows.Count;
+        await Json.ReadAsync(await seller.PutAsJsonAsync($"/api/provider-agents/{world.Agent}/secrets/", new Dictionary<string, string> { ["OPENAI_API_KEY"] = "sk-new" }), HttpStatusCode.OK);
+        Assert.Equal("READY", (await Api.WaitForRuntimeAsync(seller, world.Agent))["runtime_state"]!.GetValue<string>());
+        Assert.Equal(v2, await RemoteFlowAsync(world.Agent, 2));
+        Assert.Equal(flows, factory.Langflow.Flows.Count);
+
+        // The flow is gone from Langflow: the next deployment creates it again.
+        Assert.True(factory.Langflow.Flows.TryRemove(v2!, out _));
+        await Json.ReadAsync(await seller.PutAsJsonAsync($"/api/provider-agents/{world.Agent}/secrets/", new Dictionary<string, string> { ["OPENAI_API_KEY"] = "sk-newer" }), HttpStatusCode.OK);
+        Assert.Equal("READY", (await Api.WaitForRuntimeAsync(seller, world.Agent))["runtime_state"]!.GetValue<string>());
+        var again = await RemoteFlowAsync(world.Agent, 2);
+        Assert.NotEqual(v2, again);
+        Assert.True(factory.Langflow.Flows.ContainsKey(again!));
+        Assert.Equal(v1, await RemoteFlowAsync(world.Agent, 1));
+    }
+
+    [Fact]
+    public async Task RemoteLangflow_AVersionWithoutItsOwnFlow_IsDeployedOnItsFirstRun_Once_AndARefusalIsA502()
+    {
+        var world = await BuyerWorld.CreateAsync(new Api(factory), "Basic Prompting");
+        var key = await world.KeyAsync();
+        // As for a version imported before LANGFLOW_URL was set, or pinned from before versions kept their own flow.
+        await factory.WithDbAsync(db => db.FlowVersions.Where(v => v.AgentId == Guid.Parse(world.Agent))
+            .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, (string?)null)));
+        var flows = factory.Langflow.Flows.Count;
+
+        // Langflow refuses the flow: the call fails with the reason, nothing is stored, and the next call tries again.
+        factory.Langflow.RefuseNewFlows = true;
+        try
+        {
+            var refused = await factory.CreateClient().SendAsync(BuyerWorld.Invoke(key, new { input = "Hello", session_id = "late-session" }));
+            var problem = await Json.ReadAsync(refused, HttpStatusCode.BadGateway);
+            Assert.EndsWith("agent-failed", problem["type"]!.GetValue<string>());
+            Assert.Contains("Langflow refused the flow", problem["detail"]!.GetValue<string>());
+            Assert.Null(await RemoteFlowAsync(world.Agent, 1));
+        }
+        finally
+        {
+            factory.Langflow.RefuseNewFlows = false;
+        }
+
+        var answer = await BuyerWorld.AskAsync(factory.CreateClient(), key, "Hello", "late-session");
+        Assert.Equal("langflow: Hello (turn 1)", answer["output"]!.GetValue<string>());
+        var stored = await RemoteFlowAsync(world.Agent, 1);
+        Assert.NotNull(stored);
+        Assert.Equal(stored, LastRun("late-session").FlowId);
+        Assert.Equal(flows + 1, factory.Langflow.Flows.Count);
+
+        await BuyerWorld.AskAsync(factory.CreateClient(), key, "Again", "late-session");
+        Assert.Equal(stored, LastRun("late-session").FlowId);
+        Assert.Equal(flows + 1, factory.Langflow.Flows.Count);
+    }
 
     [Fact]
     public async Task RemoteLangflow_TheBuyersPersona_ReachesTheModel_AsTweaksOfTheFlowsPrompt()

@@ -249,11 +249,11 @@ public sealed class DeploymentWorker(IServiceScopeFactory scopes, DeploymentQueu
         {
             return;
         }
-        var json = await db.FlowVersions.Where(v => v.Id == versionId).Select(v => v.Json).FirstAsync(ct);
+        var version = await db.FlowVersions.Where(v => v.Id == versionId).Select(v => new { v.Json, v.RemoteFlowId }).FirstAsync(ct);
         DeployResult result;
         try
         {
-            result = await runtime.DeployAsync(new AgentVersionContext(agentId, versionId, json, agent.RemoteFlowId, await secrets.ReadAsync(agentId, ct)), ct);
+            result = await runtime.DeployAsync(new AgentVersionContext(agentId, versionId, version.Json, version.RemoteFlowId, await secrets.ReadAsync(agentId, ct)), ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -261,10 +261,15 @@ public sealed class DeploymentWorker(IServiceScopeFactory scopes, DeploymentQueu
         }
         var state = result.Ok ? RuntimeState.Ready : RuntimeState.Failed;
         var error = result.Error is { Length: > 2000 } long_ ? long_[..2000] : result.Error;
+        if (result.RemoteFlowId is { } remoteId && remoteId != version.RemoteFlowId)
+        {
+            // The version's own remote flow, whether or not the agent has moved on meanwhile: buyers pinned to it run it.
+            await db.FlowVersions.Where(v => v.Id == versionId).ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, remoteId), ct);
+        }
         var updated = await db.ProviderAgents
             .Where(a => a.Id == agentId && a.RuntimeState == RuntimeState.Deploying && a.CurrentFlowVersionId == versionId)
             .ExecuteUpdateAsync(s => s.SetProperty(a => a.RuntimeState, state).SetProperty(a => a.RuntimeError, error)
-                .SetProperty(a => a.RemoteFlowId, a => result.RemoteFlowId ?? a.RemoteFlowId).SetProperty(a => a.Version, Guid.NewGuid()), ct);
+                .SetProperty(a => a.Version, Guid.NewGuid()), ct);
         logger.LogInformation("Agent {AgentId} version {VersionId} on the {Runtime} runtime: {State}{Skipped}", agentId, versionId, runtime.Name, state,
             updated == 0 ? " (superseded, not recorded)" : "");
     }

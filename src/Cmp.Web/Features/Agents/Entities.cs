@@ -54,8 +54,6 @@ public sealed class ProviderAgent : Entity, IVersioned
     public string? RuntimeError { get; set; }
     public Guid? CurrentFlowVersionId { get; set; }
     public FlowVersion? CurrentFlowVersion { get; set; }
-    /// <summary>The flow's id on a remote Langflow runtime, when that runtime is used.</summary>
-    public string? RemoteFlowId { get; set; }
     public bool RequiresProviderApproval { get; set; }
     public Guid Version { get; set; }
 }
@@ -70,6 +68,11 @@ public sealed class FlowVersion : Entity
     /// <summary>Nodes, inputs, outputs, variables and file nodes, as JSON, for the seller's view.</summary>
     public required string Summary { get; set; }
     public Guid CreatedById { get; set; }
+    /// <summary>
+    /// This version's flow on a remote Langflow runtime, when that runtime is used: each version keeps its own, so
+    /// a buyer pinned to an older version runs that version.
+    /// </summary>
+    public string? RemoteFlowId { get; set; }
 }
 
 /// <summary>A file a File node reads, uploaded by the seller and kept with the flow version.</summary>
@@ -147,7 +150,6 @@ internal sealed class AgentConfigurations :
         b.Property(a => a.Name).HasMaxLength(150);
         b.Property(a => a.Description).HasMaxLength(4000);
         b.Property(a => a.RuntimeError).HasMaxLength(2000);
-        b.Property(a => a.RemoteFlowId).HasMaxLength(200);
         b.HasIndex(a => a.OfferingId).IsUnique();
         b.HasIndex(a => a.State);
         b.HasOne(a => a.ServiceProvider).WithMany().OnDelete(DeleteBehavior.Restrict);
@@ -157,6 +159,7 @@ internal sealed class AgentConfigurations :
     public void Configure(EntityTypeBuilder<FlowVersion> b)
     {
         b.Property(v => v.Sha256).HasMaxLength(64);
+        b.Property(v => v.RemoteFlowId).HasMaxLength(200);
         b.HasIndex(v => new { v.AgentId, v.Number }).IsUnique();
         b.HasOne<ProviderAgent>().WithMany().HasForeignKey(v => v.AgentId).OnDelete(DeleteBehavior.Cascade);
     }

@@ -55,6 +55,7 @@ public static partial class ProviderAgentEndpoints
             });
             services.AddSingleton<IAgentRuntime>(sp => new RemoteLangflowRuntime(
                 sp.GetRequiredService<IHttpClientFactory>().CreateClient(RemoteLangflowRuntime.HttpClientName),
+                sp.GetRequiredService<IServiceScopeFactory>(),
                 sp.GetRequiredService<ILogger<RemoteLangflowRuntime>>()));
         }
         else
@@ -618,7 +619,7 @@ public static partial class ProviderAgentEndpoints
         var sessionId = string.IsNullOrEmpty(session) ? Guid.NewGuid().ToString("N") : session;
         var memory = new DbConversationMemory(db, "test:" + agent.Id.ToString("N"));
         var files = await FilesAsync(db, versionId, ct);
-        var context = new AgentVersionContext(agent.Id, versionId, version.Json, agent.RemoteFlowId, await secrets.ReadAsync(agent.Id, ct));
+        var context = new AgentVersionContext(agent.Id, versionId, version.Json, version.RemoteFlowId, await secrets.ReadAsync(agent.Id, ct));
         try
         {
             FlowRunResult? result = null;

@@ -6,6 +6,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cmp.Flows.Models;
 using Cmp.Flows.Runtime;
+using Cmp.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Agents;
 
@@ -17,7 +19,7 @@ namespace Cmp.Web.Features.Agents;
 /// and a circuit breaker and never retries a run, which is not idempotent. The buyer's persona travels as the run's
 /// <c>tweaks</c> (<see cref="PersonaTweaks"/>): added to the system text of every model in the flow.
 /// </summary>
-public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflowRuntime> logger) : IAgentRuntime
+public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory scopes, ILogger<RemoteLangflowRuntime> logger) : IAgentRuntime
 {
     public const string HttpClientName = "langflow";
 
@@ -26,8 +28,28 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
 
     public string Name => "Langflow";
 
+    /// <summary>Versions without a remote flow of their own being deployed now, at most once each in this process.</summary>
+    private readonly ConcurrentDictionary<Guid, Lazy<Task<string>>> _lateDeploys = new();
+
+    /// <summary>
+    /// Creates the version's flow on the Langflow server; a version that already has one there keeps it (a redeploy,
+    /// e.g. after its secrets changed, which travel with each run anyway).
+    /// </summary>
     public async Task<DeployResult> DeployAsync(AgentVersionContext version, CancellationToken ct)
     {
+        if (version.RemoteFlowId is { } existing)
+        {
+            using var check = await http.GetAsync($"api/v1/flows/{Uri.EscapeDataString(existing)}", ct);
+            if (check.IsSuccessStatusCode)
+            {
+                return new DeployResult(true, null, existing);
+            }
+            if (check.StatusCode != System.Net.HttpStatusCode.NotFound)
+            {
+                return new DeployResult(false, $"Langflow could not confirm flow {existing}: HTTP {(int)check.StatusCode} {Truncate(await check.Content.ReadAsStringAsync(ct))}");
+            }
+            logger.LogInformation("Flow {FlowId} of version {VersionId} is gone from Langflow; creating it again", existing, version.FlowVersionId);
+        }
         var export = JsonNode.Parse(version.FlowJson)!.AsObject();
         var body = new JsonObject
         {
@@ -54,10 +76,7 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
 
     public async IAsyncEnumerable<FlowRunEvent> InvokeAsync(AgentVersionContext version, InvokeRequest request, [EnumeratorCancellation] CancellationToken ct)
     {
-        if (version.RemoteFlowId is null)
-        {
-            throw new FlowRunException(null, null, "The flow is not deployed to Langflow yet.");
-        }
+        var flowId = await FlowIdAsync(version, ct);
         var started = System.Diagnostics.Stopwatch.StartNew();
         var input = request.Input;
         var payload = new JsonObject
@@ -71,7 +90,7 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
         {
             payload["tweaks"] = tweaks;
         }
-        using var message = new HttpRequestMessage(HttpMethod.Post, $"api/v1/run/{Uri.EscapeDataString(version.RemoteFlowId)}?stream=true")
+        using var message = new HttpRequestMessage(HttpMethod.Post, $"api/v1/run/{Uri.EscapeDataString(flowId)}?stream=true")
         {
             Content = new StringContent(payload.ToJsonString(), Encoding.UTF8, "application/json"),
         };
@@ -137,13 +156,63 @@ public sealed class RemoteLangflowRuntime(HttpClient http, ILogger<RemoteLangflo
             {
                 yield return new FlowTokenEvent(answer);
             }
-            logger.LogInformation("Langflow run of flow {FlowId} answered {Length} characters", version.RemoteFlowId, answer.Length);
+            logger.LogInformation("Langflow run of flow {FlowId} answered {Length} characters", flowId, answer.Length);
             var now = DateTime.UtcNow;
             // Langflow reports no token usage on /run; count what went in and out with o200k, as the dev model does.
             yield return new FlowCompletedEvent(new FlowRunResult(
                 answer, request.SessionId, new TokenUsage(TokenCounter.Count(input), TokenCounter.Count(answer)), started.Elapsed, [],
                 [new StoredMessage(FlowMessage.User, "User", request.Input, now), new StoredMessage(FlowMessage.Machine, "AI", answer, now)]));
         }
+    }
+
+    /// <summary>
+    /// The version's flow on the Langflow server. A version without one (imported while the built-in runtime was
+    /// in use, or pinned from before versions kept their own) is deployed on its first run and the id stored; when
+    /// another server process stored one first, that one is used.
+    /// </summary>
+    private async Task<string> FlowIdAsync(AgentVersionContext version, CancellationToken ct)
+    {
+        if (version.RemoteFlowId is { } id)
+        {
+            return id;
+        }
+        var late = _lateDeploys.GetOrAdd(version.FlowVersionId, _ => new Lazy<Task<string>>(() => DeployLateAsync(version)));
+        try
+        {
+            return await late.Value.WaitAsync(ct);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            _lateDeploys.TryRemove(KeyValuePair.Create(version.FlowVersionId, late)); // the next run tries again
+            throw;
+        }
+    }
+
+    private async Task<string> DeployLateAsync(AgentVersionContext version)
+    {
+        DeployResult result;
+        try
+        {
+            result = await DeployAsync(version, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            throw new FlowRunException(null, null, $"Langflow could not be reached: {ex.Message}", ex);
+        }
+        if (!result.Ok || result.RemoteFlowId is not { } created)
+        {
+            throw new FlowRunException(null, null, result.Error ?? "Langflow answered without a flow id.");
+        }
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
+        var stored = await db.FlowVersions.Where(v => v.Id == version.FlowVersionId && v.RemoteFlowId == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, created));
+        if (stored == 1)
+        {
+            logger.LogInformation("Version {VersionId} deployed to Langflow on its first run as flow {FlowId}", version.FlowVersionId, created);
+            return created;
+        }
+        return await db.FlowVersions.Where(v => v.Id == version.FlowVersionId).Select(v => v.RemoteFlowId).FirstAsync() ?? created;
     }
 
     private PersonaTweaks PersonaPlan(AgentVersionContext version) =>

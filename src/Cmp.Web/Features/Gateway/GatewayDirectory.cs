@@ -9,6 +9,9 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Gateway;
 
+/// <summary>The flow version a resource is pinned to: its JSON and its flow on a remote runtime, if any.</summary>
+public sealed record PinnedFlow(string Json, string? RemoteFlowId);
+
 /// <summary>A plan's LIMIT component: at most <see cref="Amount"/> of <see cref="Unit"/> a month.</summary>
 public sealed record PlanLimit(long Amount, string Unit);
 
@@ -153,10 +156,11 @@ public sealed class GatewayDirectory : IDisposable
             return new Box<PlanLimit>(limit?.LimitAmount is { } amount ? new PlanLimit(amount, limit.MeasuredUnit) : null);
         }, _ => 0)).Value;
 
-    /// <summary>A flow version's JSON (versions never change once imported).</summary>
-    public Task<string> FlowJsonAsync(CmpDbContext db, Guid versionId, CancellationToken ct) =>
+    /// <summary>A flow version's JSON (never changes once imported) and its flow on a remote runtime, if any.</summary>
+    public Task<PinnedFlow> FlowAsync(CmpDbContext db, Guid versionId, CancellationToken ct) =>
         GetAsync(db, "flow:" + versionId.ToString("N"), ct,
-            (d, token) => d.FlowVersions.AsNoTracking().Where(v => v.Id == versionId).Select(v => v.Json).FirstAsync(token), json => json.Length / 512);
+            (d, token) => d.FlowVersions.AsNoTracking().Where(v => v.Id == versionId).Select(v => new PinnedFlow(v.Json, v.RemoteFlowId)).FirstAsync(token),
+            flow => flow.Json.Length / 512);
 
     /// <summary>The agent's variables, decrypted for this one run; memory keeps only the ciphertext.</summary>
     public async Task<IReadOnlyDictionary<string, string>> SecretsAsync(CmpDbContext db, Guid agentId, CancellationToken ct)

@@ -301,8 +301,8 @@ public static class GatewayEndpoints
         var requestId = Guid.CreateVersion7().ToString("N");
         var versionId = resource.FlowVersionId;
         var memory = new DbConversationMemory(db, "config:" + config.Id.ToString("N"));
-        var context = new AgentVersionContext(resource.AgentId, versionId, await directory.FlowJsonAsync(db, versionId, ct), resource.Agent.RemoteFlowId,
-            await directory.SecretsAsync(db, resource.AgentId, ct));
+        var flow = await directory.FlowAsync(db, versionId, ct);
+        var context = new AgentVersionContext(resource.AgentId, versionId, flow.Json, flow.RemoteFlowId, await directory.SecretsAsync(db, resource.AgentId, ct));
         var request = new InvokeRequest(input!, sessionId, memory, await directory.FilesAsync(db, versionId, ct), Persona(config));
         var stream = body?.Stream == true || ctx.Request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.OrdinalIgnoreCase);
         return stream

@@ -643,6 +643,11 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("number");
 
+                    b.Property<string>("RemoteFlowId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("remote_flow_id");
+
                     b.Property<string>("Sha256")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -806,11 +811,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Property<Guid>("OfferingId")
                         .HasColumnType("uuid")
                         .HasColumnName("offering_id");
-
-                    b.Property<string>("RemoteFlowId")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("remote_flow_id");
 
                     b.Property<bool>("RequiresProviderApproval")
                         .HasColumnType("boolean")

@@ -638,6 +638,11 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("number");
 
+                    b.Property<string>("RemoteFlowId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("remote_flow_id");
+
                     b.Property<string>("Sha256")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -801,11 +806,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<Guid>("OfferingId")
                         .HasColumnType("TEXT")
                         .HasColumnName("offering_id");
-
-                    b.Property<string>("RemoteFlowId")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("remote_flow_id");
 
                     b.Property<bool>("RequiresProviderApproval")
                         .HasColumnType("INTEGER")

@@ -1,0 +1,49 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
+{
+    /// <inheritdoc />
+    public partial class RemoteFlowPerVersion : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<string>(
+                name: "remote_flow_id",
+                table: "flow_versions",
+                type: "character varying(200)",
+                maxLength: 200,
+                nullable: true);
+
+            // Each version keeps its own remote flow; what the agent had was its current version's.
+            migrationBuilder.Sql(
+                "UPDATE flow_versions SET remote_flow_id = (SELECT a.remote_flow_id FROM provider_agents a " +
+                "WHERE a.current_flow_version_id = flow_versions.id)");
+
+            migrationBuilder.DropColumn(
+                name: "remote_flow_id",
+                table: "provider_agents");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<string>(
+                name: "remote_flow_id",
+                table: "provider_agents",
+                type: "character varying(200)",
+                maxLength: 200,
+                nullable: true);
+
+            migrationBuilder.Sql(
+                "UPDATE provider_agents SET remote_flow_id = (SELECT v.remote_flow_id FROM flow_versions v " +
+                "WHERE v.id = provider_agents.current_flow_version_id)");
+
+            migrationBuilder.DropColumn(
+                name: "remote_flow_id",
+                table: "flow_versions");
+        }
+    }
+}
