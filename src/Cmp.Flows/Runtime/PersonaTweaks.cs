@@ -11,8 +11,9 @@ namespace Cmp.Flows.Runtime;
 /// the persona after its own text when nothing is connected to it. Langflow builds a connected field from its
 /// edge and ignores a tweak of it, so then the text comes from where it is written: a Prompt's <c>template</c>
 /// (with the persona escaped for the template's syntax, so its braces stay literal) or a Text Input's
-/// <c>input_value</c>. A system field fed by anything else (another model's answer) cannot take the persona;
-/// <see cref="Missed"/> names those nodes.
+/// <c>input_value</c>, provided that its text goes only to system fields. A system field fed by anything else
+/// (another model's answer, or a Prompt whose text is also a user message) cannot take the persona, which the
+/// built-in runtime only ever adds to system text; <see cref="Missed"/> names those nodes.
 /// </summary>
 public sealed class PersonaTweaks
 {
@@ -53,13 +54,15 @@ public sealed class PersonaTweaks
                 {
                     target = new Target(node.Id, name, FlowParser.Str(field.Value) ?? "", null);
                 }
-                else if (graph.Nodes.TryGetValue(edge.Source, out var source) && source.Component == "Prompt")
+                else if (graph.Nodes.TryGetValue(edge.Source, out var source) && FeedsOnlySystemText(graph, source))
                 {
-                    target = new Target(source.Id, "template", PromptComponent.TemplateOf(source), PromptComponent.SyntaxOf(source));
-                }
-                else if (source is { Component: "TextInput" } && source.Field("input_value") is { } input)
-                {
-                    target = new Target(source.Id, "input_value", FlowParser.Str(input.Value) ?? "", null);
+                    // A source whose text also goes elsewhere (a user message, a tool) is left alone: the persona must not follow it there.
+                    target = source.Component switch
+                    {
+                        "Prompt" => new Target(source.Id, "template", PromptComponent.TemplateOf(source), PromptComponent.SyntaxOf(source)),
+                        "TextInput" when source.Field("input_value") is { } input => new Target(source.Id, "input_value", FlowParser.Str(input.Value) ?? "", null),
+                        _ => null,
+                    };
                 }
                 if (target is null)
                 {
@@ -73,6 +76,9 @@ public sealed class PersonaTweaks
         }
         return new PersonaTweaks(targets, missed);
     }
+
+    private static bool FeedsOnlySystemText(FlowGraph graph, FlowNode source) =>
+        graph.EdgesOutOf(source.Id).All(e => e.TargetField is { } field && SystemFields.Contains(field));
 
     /// <summary>Parses the export first; a flow that does not parse takes no tweaks.</summary>
     public static PersonaTweaks Plan(string flowJson) =>

@@ -64,6 +64,16 @@ public sealed class PersonaTweaksTests
     }
 
     [Fact]
+    public void PromptAlsoFeedingAUserMessage_IsLeftAlone_ItsModelIsNamedAsMissed()
+    {
+        // Prompt-7XC1r is one model's system_message and another model's input: the persona would become user text.
+        var plan = PersonaTweaks.Plan(Parse("1.7", "Image Sentiment Analysis"));
+        Assert.Equal(["LanguageModelComponent-TSuC2"], plan.Missed);
+        Assert.Null(plan.Tweaks(Persona)!["Prompt-7XC1r"]);
+        Assert.Equal(2, plan.Places);
+    }
+
+    [Fact]
     public void OnePromptPerAgent_EachTakesIt_APromptFeedingTwoModelsOnce()
     {
         Assert.Equal(3, PersonaTweaks.Plan(Parse("1.7", "Sequential Tasks Agents")).Places);

@@ -14,7 +14,7 @@ namespace Cmp.Web.Tests.Peers;
 /// <summary>
 /// Langflow cannot be installed here, so this server, started in the test, speaks the endpoints CMP uses
 /// as Langflow documents them: <c>POST /api/v1/flows/</c> (x-api-key; answers the created flow with its id),
-/// <c>GET /api/v1/flows/{id}</c> (the flow, or 404) and
+/// <c>GET</c> and <c>DELETE /api/v1/flows/{id}</c> (404 for an unknown flow) and
 /// <c>POST /api/v1/run/{id}</c> (JSON result, or with <c>stream=true</c> JSON events separated by blank lines:
 /// <c>add_message</c>, <c>token</c> per chunk, <c>end</c> with the result). Its "flow" answers
 /// <c>langflow: </c> + the input and counts the turns of each session. Like Langflow it applies the run's
@@ -73,6 +73,11 @@ public sealed class LangflowPeer : IAsyncDisposable
         app.MapGet("/api/v1/flows/{id}", (HttpContext ctx, string id) =>
             ctx.Request.Headers["x-api-key"] != ApiKey ? Results.Json(new { detail = "Invalid or missing API key" }, statusCode: 403)
             : peer!.Flows.TryGetValue(id, out var flow) ? Results.Json(flow)
+            : Results.Json(new { detail = "Flow not found" }, statusCode: 404));
+
+        app.MapDelete("/api/v1/flows/{id}", (HttpContext ctx, string id) =>
+            ctx.Request.Headers["x-api-key"] != ApiKey ? Results.Json(new { detail = "Invalid or missing API key" }, statusCode: 403)
+            : peer!.Flows.TryRemove(id, out _) ? Results.Json(new { message = "Flow deleted successfully" })
             : Results.Json(new { detail = "Flow not found" }, statusCode: 404));
 
         app.MapPost("/api/v1/run/{id}", async (HttpContext ctx, string id) =>

@@ -11,8 +11,8 @@ namespace Cmp.Web.Tests.Seller;
 
 /// <summary>
 /// The RemoteFlowPerVersion migration on real data, on the lane's database: down, the agent gets its current
-/// version's remote flow back; up again, that version has it and older ones have none, and a buyer pinned to an
-/// older one still gets answers (its flow is created on the first run).
+/// version's remote flow back; up again, that version has it (only if the agent is READY) and older ones have none,
+/// and a buyer pinned to an older one still gets answers (its flow is created on the first run).
 /// </summary>
 public sealed class RemoteFlowMigrationTests(LangflowFactory factory) : IClassFixture<LangflowFactory>
 {
@@ -64,6 +64,14 @@ public sealed class RemoteFlowMigrationTests(LangflowFactory factory) : IClassFi
         Assert.Null(after[0][1]);
         Assert.Equal(current, after[1][1]);
         Assert.Empty(await factory.WithDbAsync(db => db.Database.GetPendingMigrationsAsync()));
+
+        // An agent that is not READY (its newest deployment failed or still runs) may hold an older version's flow:
+        // the migration does not give it to the current version.
+        await factory.WithDbAsync(db => db.GetService<IMigrator>().MigrateAsync("PlanRateLimit"));
+        await factory.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE provider_agents SET runtime_state = 'Failed'"));
+        await factory.WithDbAsync(db => db.Database.MigrateAsync());
+        Assert.All(await factory.WithDbAsync(db => QueryAsync(db, "SELECT remote_flow_id FROM flow_versions")), row => Assert.Null(row[0]));
+        await factory.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE provider_agents SET runtime_state = 'Ready'"));
 
         // The buyer is pinned to version 1, which lost its flow id in the round trip: the first run creates one.
         var key = await world.KeyAsync();

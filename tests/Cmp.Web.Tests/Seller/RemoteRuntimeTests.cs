@@ -109,6 +109,41 @@ public sealed class RemoteRuntimeTests(LangflowFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task RemoteLangflow_APinnedVersionsLostFlow_IsMadeAgainOnTheNextRun_AndAnotherVersionsFlowIsNeverReused()
+    {
+        var world = await BuyerWorld.CreateAsync(new Api(factory), "Basic Prompting");
+        var seller = world.Seller.Owner.Client;
+        await Json.ReadAsync(await seller.PostAsync($"/api/provider-agents/{world.Agent}/import_flow/", Samples.Body("1.8", "Basic Prompting")), HttpStatusCode.Created);
+        Assert.Equal("READY", (await Api.WaitForRuntimeAsync(seller, world.Agent))["runtime_state"]!.GetValue<string>());
+        var v1 = await RemoteFlowAsync(world.Agent, 1);
+        var v2 = await RemoteFlowAsync(world.Agent, 2);
+
+        // Langflow lost version 1's flow (no deployment will touch it: version 2 is current). The buyer pinned to
+        // version 1 gets an answer: the run was refused with 404 before it started, so the flow is made and the run sent again.
+        Assert.True(factory.Langflow.Flows.TryRemove(v1!, out _));
+        var key = await world.KeyAsync();
+        var answer = await BuyerWorld.AskAsync(factory.CreateClient(), key, "Hello", "lost-session");
+        Assert.Equal("langflow: Hello (turn 1)", answer["output"]!.GetValue<string>());
+        var remade = await RemoteFlowAsync(world.Agent, 1);
+        Assert.NotEqual(v1, remade);
+        Assert.Equal(remade, LastRun("lost-session").FlowId);
+        Assert.Equal([v1, remade], factory.Langflow.Runs.Where(r => r.Body["session_id"]?.GetValue<string>() == "lost-session").Select(r => r.FlowId));
+
+        // Version 2 is given version 1's flow id (as an upgrade could leave it): a redeploy checks the flow's name and
+        // makes version 2's own instead of running version 1's graph.
+        await factory.WithDbAsync(db => db.FlowVersions.Where(v => v.AgentId == Guid.Parse(world.Agent) && v.Number == 2)
+            .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, remade)));
+        await Json.ReadAsync(await seller.PutAsJsonAsync($"/api/provider-agents/{world.Agent}/secrets/", new Dictionary<string, string> { ["OPENAI_API_KEY"] = "sk-other" }), HttpStatusCode.OK);
+        Assert.Equal("READY", (await Api.WaitForRuntimeAsync(seller, world.Agent))["runtime_state"]!.GetValue<string>());
+        var own = await RemoteFlowAsync(world.Agent, 2);
+        Assert.NotEqual(remade, own);
+        Assert.NotEqual(v2, own);
+        Assert.EndsWith(
+            (await factory.WithDbAsync(db => db.FlowVersions.Where(v => v.AgentId == Guid.Parse(world.Agent) && v.Number == 2).Select(v => v.Id).SingleAsync())).ToString("N"),
+            factory.Langflow.Flows[own!]["name"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RemoteLangflow_AVersionWithoutItsOwnFlow_IsDeployedOnItsFirstRun_Once_AndARefusalIsA502()
     {
         var world = await BuyerWorld.CreateAsync(new Api(factory), "Basic Prompting");

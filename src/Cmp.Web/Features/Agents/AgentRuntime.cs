@@ -264,7 +264,13 @@ public sealed class DeploymentWorker(IServiceScopeFactory scopes, DeploymentQueu
         if (result.RemoteFlowId is { } remoteId && remoteId != version.RemoteFlowId)
         {
             // The version's own remote flow, whether or not the agent has moved on meanwhile: buyers pinned to it run it.
-            await db.FlowVersions.Where(v => v.Id == versionId).ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, remoteId), ct);
+            // Unless a run deployed the version meanwhile and stored its flow first: that one stays, this one goes.
+            var stored = await db.FlowVersions.Where(v => v.Id == versionId && (v.RemoteFlowId == null || v.RemoteFlowId == version.RemoteFlowId))
+                .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, remoteId), ct);
+            if (stored == 0 && runtime is RemoteLangflowRuntime remote)
+            {
+                await remote.DeleteQuietlyAsync(remoteId);
+            }
         }
         var updated = await db.ProviderAgents
             .Where(a => a.Id == agentId && a.RuntimeState == RuntimeState.Deploying && a.CurrentFlowVersionId == versionId)

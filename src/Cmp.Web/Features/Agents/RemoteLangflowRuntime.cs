@@ -33,27 +33,42 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
 
     /// <summary>
     /// Creates the version's flow on the Langflow server; a version that already has one there keeps it (a redeploy,
-    /// e.g. after its secrets changed, which travel with each run anyway).
+    /// e.g. after its secrets changed, which travel with each run anyway). A kept flow must carry this version's
+    /// name, so an id that belongs to another version is never reused.
     /// </summary>
     public async Task<DeployResult> DeployAsync(AgentVersionContext version, CancellationToken ct)
     {
+        var name = FlowName(version);
+        if (PersonaPlan(version).Missed is { Count: > 0 } missed)
+        {
+            logger.LogWarning("Flow version {VersionId}: the buyer's persona cannot reach {Nodes}, whose system text another component computes",
+                version.FlowVersionId, string.Join(", ", missed));
+        }
         if (version.RemoteFlowId is { } existing)
         {
             using var check = await http.GetAsync($"api/v1/flows/{Uri.EscapeDataString(existing)}", ct);
             if (check.IsSuccessStatusCode)
             {
-                return new DeployResult(true, null, existing);
+                var found = TryParse(await check.Content.ReadAsStringAsync(ct), out var flow) ? flow!["name"]?.GetValue<string>() : null;
+                if (found == name)
+                {
+                    return new DeployResult(true, null, existing);
+                }
+                logger.LogWarning("Flow {FlowId} on Langflow is named {Found}, not {Name}; creating this version's own", existing, found, name);
             }
-            if (check.StatusCode != System.Net.HttpStatusCode.NotFound)
+            else if (check.StatusCode != System.Net.HttpStatusCode.NotFound)
             {
                 return new DeployResult(false, $"Langflow could not confirm flow {existing}: HTTP {(int)check.StatusCode} {Truncate(await check.Content.ReadAsStringAsync(ct))}");
             }
-            logger.LogInformation("Flow {FlowId} of version {VersionId} is gone from Langflow; creating it again", existing, version.FlowVersionId);
+            else
+            {
+                logger.LogInformation("Flow {FlowId} of version {VersionId} is gone from Langflow; creating it again", existing, version.FlowVersionId);
+            }
         }
         var export = JsonNode.Parse(version.FlowJson)!.AsObject();
         var body = new JsonObject
         {
-            ["name"] = $"cmp-{version.AgentId:N}-{version.FlowVersionId:N}",
+            ["name"] = name,
             ["description"] = export["description"]?.DeepClone() ?? "",
             ["data"] = (export["data"] ?? export).DeepClone(),
         };
@@ -64,11 +79,6 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
             return new DeployResult(false, $"Langflow refused the flow: HTTP {(int)response.StatusCode} {Truncate(text)}");
         }
         var id = JsonNode.Parse(text)?["id"]?.GetValue<string>();
-        if (PersonaPlan(version).Missed is { Count: > 0 } missed)
-        {
-            logger.LogWarning("Flow version {VersionId}: the buyer's persona cannot reach {Nodes}, whose system text another component computes",
-                version.FlowVersionId, string.Join(", ", missed));
-        }
         return id is null
             ? new DeployResult(false, "Langflow answered without a flow id.")
             : new DeployResult(true, null, id);
@@ -90,23 +100,14 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
         {
             payload["tweaks"] = tweaks;
         }
-        using var message = new HttpRequestMessage(HttpMethod.Post, $"api/v1/run/{Uri.EscapeDataString(flowId)}?stream=true")
+        var response = await SendRunAsync(flowId, payload, version.Secrets, ct);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
-            Content = new StringContent(payload.ToJsonString(), Encoding.UTF8, "application/json"),
-        };
-        foreach (var (name, value) in version.Secrets)
-        {
-            message.Headers.TryAddWithoutValidation("X-LANGFLOW-GLOBAL-VAR-" + name, value);
-        }
-        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            throw new FlowRunException(null, null, $"Langflow could not be reached: {ex.Message}", ex);
+            // The version's flow is gone from Langflow (its database was reset, or the flow deleted). The run never
+            // started, so the flow is made again and the run sent once more.
+            response.Dispose();
+            flowId = await ReplaceLostFlowAsync(version, flowId, ct);
+            response = await SendRunAsync(flowId, payload, version.Secrets, ct);
         }
         using (response)
         {
@@ -188,6 +189,50 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
         }
     }
 
+    private async Task<HttpResponseMessage> SendRunAsync(string flowId, JsonObject payload, IReadOnlyDictionary<string, string> secrets, CancellationToken ct)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Post, $"api/v1/run/{Uri.EscapeDataString(flowId)}?stream=true")
+        {
+            Content = new StringContent(payload.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        foreach (var (name, value) in secrets)
+        {
+            message.Headers.TryAddWithoutValidation("X-LANGFLOW-GLOBAL-VAR-" + name, value);
+        }
+        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        try
+        {
+            return await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            throw new FlowRunException(null, null, $"Langflow could not be reached: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Forgets a flow Langflow no longer has (only if it is still the one stored) and deploys the version again.</summary>
+    private async Task<string> ReplaceLostFlowAsync(AgentVersionContext version, string lost, CancellationToken ct)
+    {
+        logger.LogWarning("Flow {FlowId} of version {VersionId} is gone from Langflow; deploying the version again", lost, version.FlowVersionId);
+        if (_lateDeploys.TryGetValue(version.FlowVersionId, out var late) && late.IsValueCreated
+            && late.Value.IsCompletedSuccessfully && late.Value.Result == lost)
+        {
+            _lateDeploys.TryRemove(KeyValuePair.Create(version.FlowVersionId, late));
+        }
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<CmpDbContext>().FlowVersions
+                .Where(v => v.Id == version.FlowVersionId && v.RemoteFlowId == lost)
+                .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, (string?)null), ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new FlowRunException(null, null, "The agent's flow is gone from Langflow and could not be replaced: " + ex.Message, ex);
+        }
+        return await FlowIdAsync(version with { RemoteFlowId = null }, ct);
+    }
+
     private async Task<string> DeployLateAsync(AgentVersionContext version)
     {
         DeployResult result;
@@ -203,17 +248,47 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
         {
             throw new FlowRunException(null, null, result.Error ?? "Langflow answered without a flow id.");
         }
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
-        var stored = await db.FlowVersions.Where(v => v.Id == version.FlowVersionId && v.RemoteFlowId == null)
-            .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, created));
-        if (stored == 1)
+        string? winner;
+        try
         {
-            logger.LogInformation("Version {VersionId} deployed to Langflow on its first run as flow {FlowId}", version.FlowVersionId, created);
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
+            if (await db.FlowVersions.Where(v => v.Id == version.FlowVersionId && v.RemoteFlowId == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(v => v.RemoteFlowId, created)) == 1)
+            {
+                logger.LogInformation("Version {VersionId} deployed to Langflow on its first run as flow {FlowId}", version.FlowVersionId, created);
+                return created;
+            }
+            winner = await db.FlowVersions.Where(v => v.Id == version.FlowVersionId).Select(v => v.RemoteFlowId).FirstAsync();
+        }
+        catch (Exception ex)
+        {
+            throw new FlowRunException(null, null, "The agent's flow was deployed to Langflow but could not be recorded: " + ex.Message, ex);
+        }
+        if (winner is null)
+        {
             return created;
         }
-        return await db.FlowVersions.Where(v => v.Id == version.FlowVersionId).Select(v => v.RemoteFlowId).FirstAsync() ?? created;
+        // Another server process (or the deployment worker) stored a flow first: use that one, remove ours.
+        await DeleteQuietlyAsync(created);
+        return winner;
     }
+
+    /// <summary>Removes a flow nothing will run; a failure only leaves an unused flow behind, so it is logged, not thrown.</summary>
+    internal async Task DeleteQuietlyAsync(string flowId)
+    {
+        try
+        {
+            using var response = await http.DeleteAsync($"api/v1/flows/{Uri.EscapeDataString(flowId)}");
+            logger.LogInformation("Removed unused flow {FlowId} from Langflow: HTTP {Status}", flowId, (int)response.StatusCode);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Could not remove unused flow {FlowId} from Langflow: {Error}", flowId, ex.Message);
+        }
+    }
+
+    private static string FlowName(AgentVersionContext version) => $"cmp-{version.AgentId:N}-{version.FlowVersionId:N}";
 
     private PersonaTweaks PersonaPlan(AgentVersionContext version) =>
         _personaPlans.GetOrAdd(version.FlowVersionId, static (_, json) => PersonaTweaks.Plan(json), version.FlowJson);

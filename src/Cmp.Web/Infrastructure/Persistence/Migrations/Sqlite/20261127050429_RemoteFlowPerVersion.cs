@@ -17,10 +17,12 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                 maxLength: 200,
                 nullable: true);
 
-            // Each version keeps its own remote flow; what the agent had was its current version's.
+            // Each version keeps its own remote flow. What a READY agent had is its current version's; an agent still
+            // deploying, or whose last deployment failed, may hold an older version's, which is not copied (the version
+            // then gets its flow on its next deployment or first run).
             migrationBuilder.Sql(
                 "UPDATE flow_versions SET remote_flow_id = (SELECT a.remote_flow_id FROM provider_agents a " +
-                "WHERE a.current_flow_version_id = flow_versions.id)");
+                "WHERE a.current_flow_version_id = flow_versions.id AND a.runtime_state = 'Ready')");
 
             migrationBuilder.DropColumn(
                 name: "remote_flow_id",
