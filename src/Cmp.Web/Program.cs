@@ -60,6 +60,7 @@ services.AddScoped<EmailSender>();
 services.AddAccounts();
 services.AddPlatform();
 services.AddAgents(configuration);
+services.AddOrders();
 services.AddGateway();
 services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
     .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)

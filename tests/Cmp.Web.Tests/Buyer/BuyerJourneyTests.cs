@@ -159,6 +159,63 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
     }
 
     [Fact]
+    public async Task IdempotencyKey_PastTheWindow_RunsAgain_CountsAgain_AndThenReplaysTheNewAnswer()
+    {
+        var world = await BuyerWorld.CreateAsync(_api);
+        var key = await world.KeyAsync();
+        var configId = Guid.ParseExact(world.Config, "N");
+        var first = await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "daily-1")), HttpStatusCode.OK);
+        // Within the window the stored answer comes back (above); a day and a bit later the key is free again.
+        await factory.WithDbAsync(db => db.UsageRecords.Where(u => u.ConfigId == configId)
+            .ExecuteUpdateAsync(s => s.SetProperty(u => u.CreatedAt, DateTime.UtcNow.AddHours(-24.5))));
+        var later = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "daily-1"));
+        var fresh = await Json.ReadAsync(later, HttpStatusCode.OK);
+        Assert.False(later.Headers.Contains("Idempotent-Replayed"));
+        Assert.NotEqual(first["request_id"]!.GetValue<string>(), fresh["request_id"]!.GetValue<string>());
+        Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+        // The old record keeps its usage but gave up the key; the new one replays now.
+        var replay = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "daily-1"));
+        Assert.Equal(fresh.ToJsonString(), (await Json.ReadAsync(replay, HttpStatusCode.OK)).ToJsonString());
+        Assert.Equal("true", replay.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
+        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "daily-1")));
+    }
+
+    [Fact]
+    public async Task Lists_OfKeysResourcesAndConfigs_Page_Order_AndSearch()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var client = world.Buyer.Client;
+        foreach (var name in new[] { "charlie", "alpha", "bravo" })
+        {
+            await world.KeyAsync("secret", name);
+        }
+        var page = await client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/?page_size=2&o=name");
+        var keys = await Json.ReadArrayAsync(page);
+        Assert.Equal(["alpha", "bravo"], keys.Select(k => k!["name"]!.GetValue<string>()));
+        Assert.Equal("3", page.Headers.GetValues("X-Result-Count").Single());
+        Assert.Contains("rel=\"next\"", page.Headers.GetValues("Link").Single());
+        var last = await Json.ReadArrayAsync(await client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/?page_size=2&page=2&o=-name"));
+        Assert.Equal("alpha", Assert.Single(last)!["name"]!.GetValue<string>());
+        await Json.ProblemAsync(await client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/?o=hash"), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+
+        // A second resource of the same buyer, to order and search.
+        var second = await Json.ReadAsync(await client.PostAsJsonAsync("/api/marketplace-orders/", new { offering = world.Offering, plan = world.Plan, project = world.Project, name = "Zulu desk" }), HttpStatusCode.Created);
+        var byName = await Json.ReadArrayAsync(await client.GetAsync("/api/marketplace-resources/?o=-name"));
+        Assert.Equal("Zulu desk", byName[0]!["name"]!.GetValue<string>());
+        var found = await Json.ReadArrayAsync(await client.GetAsync("/api/marketplace-resources/?search=zulu"));
+        Assert.Equal(second["resource_uuid"]!.GetValue<string>(), Assert.Single(found)!["uuid"]!.GetValue<string>());
+        Assert.Empty(await Json.ReadArrayAsync(await client.GetAsync("/api/marketplace-resources/?search=nothing-like-this")));
+        await Json.ProblemAsync(await client.GetAsync("/api/marketplace-resources/?o=price"), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+
+        await Json.ReadAsync(await client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { agent_name = "Aardvark helper" }), HttpStatusCode.OK);
+        var configs = await Json.ReadArrayAsync(await client.GetAsync("/api/customer-agent-configs/?o=agent_name"));
+        Assert.Equal(world.Config, configs[0]!["uuid"]!.GetValue<string>());
+        Assert.Equal(world.Config, Assert.Single(await Json.ReadArrayAsync(await client.GetAsync("/api/customer-agent-configs/?search=aardvark")))!["uuid"]!.GetValue<string>());
+        await Json.ProblemAsync(await client.GetAsync("/api/customer-agent-configs/?o=system_prompt"), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+    }
+
+    [Fact]
     public async Task ConcurrentCalls_AreEachStoredOnce_AndSameKeyRacesAnswerTheWinnersAnswer()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");

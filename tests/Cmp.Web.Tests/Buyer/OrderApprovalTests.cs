@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
+using Cmp.Web.Features.Orders;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cmp.Web.Tests.Buyer;
 
@@ -92,6 +96,75 @@ public sealed class OrderApprovalTests(CmpFactory factory) : IClassFixture<CmpFa
         // The seller sees its agent's orders; a stranger sees none.
         Assert.Equal(3, (await Json.ReadArrayAsync(await seller.Owner.Client.GetAsync($"/api/marketplace-orders/?provider_uuid={seller.Provider}"))).Count);
         Assert.Empty(await Json.ReadArrayAsync(await outsider.Client.GetAsync("/api/marketplace-orders/")));
+    }
+
+    [Fact]
+    public async Task TheOrdersName_NamesTheResource_AfterApproval_AndCancelRecordsWhoAndWhen()
+    {
+        var (_, _, offering, plan) = await BuyerWorld.PublishAsync(_api, "Basic Prompting");
+        var (owner, member, project, _) = await BuyerWithMemberAsync();
+        var named = await Json.ReadAsync(await member.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project, name = "Support desk" }), HttpStatusCode.Created);
+        Assert.Equal("Support desk", named["name"]!.GetValue<string>());
+        var done = await Json.ReadAsync(await owner.Client.PostAsync($"/api/marketplace-orders/{named["uuid"]!.GetValue<string>()}/approve_by_consumer/", null), HttpStatusCode.OK);
+        var resource = await Json.ReadAsync(await owner.Client.GetAsync($"/api/marketplace-resources/{done["resource_uuid"]!.GetValue<string>()}/"), HttpStatusCode.OK);
+        Assert.Equal("Support desk", resource["name"]!.GetValue<string>());
+        Assert.NotNull(done["completed_at"]);
+
+        // Without a name the resource takes the agent's.
+        var unnamed = await Json.ReadAsync(await member.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project }), HttpStatusCode.Created);
+        Assert.Null(unnamed["name"]);
+        Assert.Null(unnamed["canceled_at"]);
+        var canceled = await Json.ReadAsync(await member.Client.PostAsync($"/api/marketplace-orders/{unnamed["uuid"]!.GetValue<string>()}/cancel/", null), HttpStatusCode.OK);
+        Assert.Equal(member.Uuid, canceled["canceled_by_uuid"]!.GetValue<string>());
+        Assert.True(DateTime.UtcNow - canceled["canceled_at"]!.GetValue<DateTime>().ToUniversalTime() < TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public async Task ADraftOffering_IsUnknownToBuyers_ItsOwnSellerGetsTheStateConflict()
+    {
+        var seller = await _api.NewSellerAsync("Drafting " + Guid.NewGuid().ToString("N")[..6]);
+        var agent = await Api.NewAgentAsync(seller);
+        await Json.ReadAsync(await seller.Owner.Client.PostAsync($"/api/provider-agents/{agent}/import_flow/", Seller.Samples.Body("1.7", "Basic Prompting")), HttpStatusCode.Created);
+        await Api.WaitForRuntimeAsync(seller.Owner.Client, agent);
+        var body = new { name = "Monthly", currency = "EUR", components = new[] { new { billing_type = "FIXED", name = "Monthly", price = "5" } } };
+        var plan = (await Json.ReadAsync(await seller.Owner.Client.PostAsJsonAsync($"/api/provider-agents/{agent}/plans/", body), HttpStatusCode.Created))["uuid"]!.GetValue<string>();
+        var offering = (await Json.ReadAsync(await seller.Owner.Client.GetAsync($"/api/provider-agents/{agent}/"), HttpStatusCode.OK))["offering_uuid"]!.GetValue<string>();
+
+        // To a buyer the draft does not exist: the same answer as for an unknown offering.
+        var (buyer, _, project) = await BuyerWorld.NewBuyerAsync(_api);
+        var unknown = await Json.ProblemAsync(await buyer.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project }), HttpStatusCode.BadRequest, ProblemTypes.Validation);
+        Assert.Equal("No offering with this uuid.", unknown["errors"]!["offering"]![0]!.GetValue<string>());
+        // Its own organization sees it and is told why it cannot be ordered yet.
+        var own = (await Json.ReadAsync(await seller.Owner.Client.PostAsJsonAsync("/api/projects/", new { customer = seller.Customer, name = "Trial" }), HttpStatusCode.Created))["uuid"]!.GetValue<string>();
+        var conflict = await Json.ProblemAsync(await seller.Owner.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project = own }), HttpStatusCode.Conflict, ProblemTypes.InvalidTransition);
+        Assert.Contains("DRAFT", conflict["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AnOrderLeftExecuting_ByAStoppedProcess_IsFinishedOnStart()
+    {
+        var (_, _, offering, plan) = await BuyerWorld.PublishAsync(_api, "Basic Prompting");
+        var (owner, member, project, _) = await BuyerWithMemberAsync();
+        var uuid = (await Json.ReadAsync(await member.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project, name = "Recovered" }), HttpStatusCode.Created))["uuid"]!.GetValue<string>();
+        // The approval's state move committed, then the process stopped before the resource was made.
+        var id = Guid.ParseExact(uuid, "N");
+        await factory.WithDbAsync(db => db.Orders.Where(o => o.Id == id).ExecuteUpdateAsync(s => s.SetProperty(o => o.State, OrderState.Executing)));
+        Assert.Equal("EXECUTING", (await Json.ReadAsync(await owner.Client.GetAsync($"/api/marketplace-orders/{uuid}/"), HttpStatusCode.OK))["state"]!.GetValue<string>());
+
+        var recovery = new OrderRecovery(factory.Services.GetRequiredService<IServiceScopeFactory>(), NullLogger<OrderRecovery>.Instance);
+        await recovery.StartAsync(CancellationToken.None);
+        await recovery.ExecuteTask!;
+        var order = await Json.ReadAsync(await owner.Client.GetAsync($"/api/marketplace-orders/{uuid}/"), HttpStatusCode.OK);
+        Assert.Equal("DONE", order["state"]!.GetValue<string>());
+        var resource = await Json.ReadAsync(await owner.Client.GetAsync($"/api/marketplace-resources/{order["resource_uuid"]!.GetValue<string>()}/"), HttpStatusCode.OK);
+        Assert.Equal("Recovered", resource["name"]!.GetValue<string>());
+        Assert.NotNull(resource["config_uuid"]);
+
+        // Run again, it finds nothing left to do and makes no second resource.
+        var again = new OrderRecovery(factory.Services.GetRequiredService<IServiceScopeFactory>(), NullLogger<OrderRecovery>.Instance);
+        await again.StartAsync(CancellationToken.None);
+        await again.ExecuteTask!;
+        Assert.Equal(1, await factory.WithDbAsync(db => db.Resources.CountAsync(r => r.OrderId == id)));
     }
 
     [Fact]

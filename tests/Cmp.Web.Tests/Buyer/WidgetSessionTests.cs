@@ -28,11 +28,14 @@ public sealed class WidgetSessionTests(CmpFactory factory) : IClassFixture<CmpFa
     [InlineData("https://evilacme.com", false)]
     [InlineData("https://acme.co", false)]
     [InlineData("null", false)]
+    [InlineData("http://[::1]:8080", true)]
+    [InlineData("http://[::2]:8080", false)]
+    [InlineData("http://127.0.0.1:3000", true)]
     public async Task Origin_MustMatchAllowedDomains(string origin, bool allowed)
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
         await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/",
-            new { allowed_domains = new[] { "acme.com", "*.acme.com", "localhost" }, agent_name = "Acme helper", greeting = "Hello!" }), HttpStatusCode.OK);
+            new { allowed_domains = new[] { "acme.com", "*.acme.com", "localhost", "::1", "127.0.0.1" }, agent_name = "Acme helper", greeting = "Hello!" }), HttpStatusCode.OK);
         var key = await world.KeyAsync("publishable", "site");
         var response = await _api.Anonymous().SendAsync(Session(world.Config, key, origin));
         if (allowed)
@@ -84,6 +87,34 @@ public sealed class WidgetSessionTests(CmpFactory factory) : IClassFixture<CmpFa
     }
 
     [Fact]
+    public async Task RevokingThePublishableKey_EndsTheSessionsItOpened_AtOnce_OtherKeysSessionsGoOn()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { allowed_domains = new[] { "acme.com" } }), HttpStatusCode.OK);
+        var revoked = await world.KeyAsync("publishable", "old site");
+        var kept = await world.KeyAsync("publishable", "new site");
+        async Task<string> OpenAsync(string key) =>
+            (await Json.ReadAsync(await _api.Anonymous().SendAsync(Session(world.Config, key, "https://acme.com")), HttpStatusCode.OK))["token"]!.GetValue<string>();
+        HttpRequestMessage Ask(string token)
+        {
+            var r = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/invoke/") { Content = JsonContent.Create(new { input = "Hi" }) };
+            r.Headers.Authorization = new("Bearer", token);
+            r.Headers.Add("Origin", "https://acme.com");
+            return r;
+        }
+        var doomed = await OpenAsync(revoked);
+        var living = await OpenAsync(kept);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(Ask(doomed)), HttpStatusCode.OK);
+
+        var keys = await Json.ReadArrayAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/"));
+        var id = keys.Single(k => k!["name"]!.GetValue<string>() == "old site")!["uuid"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.NoContent, (await world.Buyer.Client.DeleteAsync($"/api/customer-agent-configs/{world.Config}/api_keys/{id}/")).StatusCode);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Ask(doomed)), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(world.Config, revoked, "https://acme.com")), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(Ask(living)), HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task Preflight_AnswersOnlyAllowedOrigins()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
@@ -127,6 +158,11 @@ public sealed class GatewayRateLimitTests(TightGatewayFactory factory) : IClassF
             var ok = await api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = $"call {i}" }));
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
             Assert.Equal("3", ok.Headers.GetValues("RateLimit-Limit").Single());
+            // What is left now, and when the bucket is full again (one request back every 20 s at 3 a minute); a
+            // refill between two calls may give one back, never more.
+            var remaining = int.Parse(ok.Headers.GetValues("RateLimit-Remaining").Single(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(remaining, 2 - i, Math.Min(2, 3 - i));
+            Assert.Equal(((3 - remaining) * 20).ToString(System.Globalization.CultureInfo.InvariantCulture), ok.Headers.GetValues("RateLimit-Reset").Single());
         }
         var limited = await api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "one too many" }));
         await Json.ProblemAsync(limited, HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
@@ -155,5 +191,25 @@ public sealed class GatewayRateLimitTests(TightGatewayFactory factory) : IClassF
         var limited = await api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "three" }));
         await Json.ProblemAsync(limited, HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
         Assert.Equal("2", limited.Headers.GetValues("RateLimit-Limit").Single());
+    }
+}
+
+public sealed class RateLimitRefillTests
+{
+    [Theory]
+    [InlineData(3, 1, 20.0)]
+    [InlineData(30, 1, 2.0)]
+    [InlineData(60, 1, 1.0)]
+    [InlineData(61, 61, 60.0)]
+    [InlineData(100, 5, 3.0)]
+    [InlineData(90, 3, 2.0)]
+    [InlineData(100000000, 5000000, 3.0)]
+    public void TheBucketRefills_AtExactlyTheLimit_NeverFasterThanOnceASecond(int perMinute, int tokens, double seconds)
+    {
+        var options = KeyRateLimiter.Refill(perMinute);
+        Assert.Equal(tokens, options.TokensPerPeriod);
+        Assert.Equal(TimeSpan.FromSeconds(seconds), options.ReplenishmentPeriod);
+        Assert.Equal(perMinute, options.TokenLimit);
+        Assert.Equal(perMinute, options.TokensPerPeriod * 60.0 / options.ReplenishmentPeriod.TotalSeconds, 6);
     }
 }

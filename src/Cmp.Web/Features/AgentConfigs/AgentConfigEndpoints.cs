@@ -61,7 +61,18 @@ public static partial class AgentConfigEndpoints
         {
             return query.Error;
         }
-        var page = await Visible(db, access).AsNoTracking().Include(c => c.Resource).OrderByDescending(c => c.CreatedAt).ToPageAsync(query, ctx, ct);
+        var rows = Visible(db, access).AsNoTracking().Include(c => c.Resource).AsQueryable();
+        if (query.Search is { } search)
+        {
+            var t = search.ToLowerInvariant();
+            rows = rows.Where(c => c.AgentName.ToLower().Contains(t));
+        }
+        var ordering = new Ordering<CustomerAgentConfig>("-created").Field("created", c => c.CreatedAt).Field("agent_name", c => c.AgentName);
+        if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
+        {
+            return problem!;
+        }
+        var page = await ordered.ToPageAsync(query, ctx, ct);
         return TypedResults.Ok(page.Select(c => ToDto(c, ctx)).ToList());
     }
 
@@ -178,14 +189,24 @@ public static partial class AgentConfigEndpoints
 
     private static ApiKeyDto ToDto(ApiKey k) => new(k.Id.Hex(), k.Name, k.Kind.ToString().ToLowerInvariant(), k.Prefix, k.Last4, k.ExpiresAt, k.LastUsedAt, k.RevokedAt, k.CreatedAt);
 
-    private static async Task<Results<Ok<List<ApiKeyDto>>, ProblemHttpResult>> ListKeysAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct)
+    private static async Task<Results<Ok<List<ApiKeyDto>>, ProblemHttpResult>> ListKeysAsync(
+        string uuid, ListQuery query, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
+        if (query.Error is not null)
+        {
+            return query.Error;
+        }
         var config = await FindAsync(uuid, db, access, ct);
         if (config is null)
         {
             return Problems.NotFound("agent config");
         }
-        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.ConfigId == config.Id).OrderByDescending(k => k.CreatedAt).ToListAsync(ct);
+        var ordering = new Ordering<ApiKey>("-created").Field("created", k => k.CreatedAt).Field("name", k => k.Name).Field("last_used_at", k => k.LastUsedAt);
+        if (!ordering.TryApply(db.ApiKeys.AsNoTracking().Where(k => k.ConfigId == config.Id), query.Ordering, out var ordered, out var problem))
+        {
+            return problem!;
+        }
+        var keys = await ordered.ToPageAsync(query, ctx, ct);
         return TypedResults.Ok(keys.Select(ToDto).ToList());
     }
 

@@ -133,6 +133,16 @@ public sealed class GatewayDirectory : IDisposable
         return box.Value;
     }
 
+    /// <summary>Whether the key with this id still works (a widget session is checked against its publishable key on every call).</summary>
+    public async Task<bool> KeyUsableAsync(CmpDbContext db, Guid keyId, DateTime now, CancellationToken ct)
+    {
+        var key = (await GetAsync(db, "key-id:" + keyId.ToString("N"), ct, async (d, token) => new Box<KeyValidity>(await d.ApiKeys.AsNoTracking()
+            .Where(k => k.Id == keyId).Select(k => new KeyValidity(k.RevokedAt, k.ExpiresAt)).FirstOrDefaultAsync(token)), _ => 1)).Value;
+        return key is not null && key.RevokedAt is null && !(key.ExpiresAt <= now);
+    }
+
+    private sealed record KeyValidity(DateTime? RevokedAt, DateTime? ExpiresAt);
+
     /// <summary>A config with its resource, agent and plan (a widget session names the config, not a key).</summary>
     public async Task<CustomerAgentConfig?> ConfigAsync(CmpDbContext db, Guid configId, CancellationToken ct) =>
         (await GetAsync(db, "config:" + configId.ToString("N"), ct, async (d, token) => new Box<CustomerAgentConfig>(await d.AgentConfigs.AsNoTracking()

@@ -79,7 +79,7 @@ public static class GatewayEndpoints
     internal static string? OriginHost(string? origin) =>
         !string.IsNullOrEmpty(origin) && origin != "null" && Uri.TryCreate(origin, UriKind.Absolute, out var uri)
         && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp) && uri.AbsolutePath == "/"
-            ? uri.Host.ToLowerInvariant()
+            ? (uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host).ToLowerInvariant()
             : null;
 
     /// <summary>Exact host, or <c>*.example.com</c> for its subdomains; suffix tricks such as acme.com.evil.com never match.</summary>
@@ -121,7 +121,8 @@ public static class GatewayEndpoints
     private static ITimeLimitedDataProtector WidgetProtector(IDataProtectionProvider protection) =>
         protection.CreateProtector("Cmp.Gateway.WidgetSession.v1").ToTimeLimitedDataProtector();
 
-    private sealed record WidgetClaims(Guid C, string O);
+    /// <summary>What a widget session token carries: the config, the origin it was opened from and the publishable key that opened it.</summary>
+    private sealed record WidgetClaims(Guid C, string O, Guid K);
 
     private static async Task<Results<Ok<WidgetSessionDto>, ProblemHttpResult>> WidgetSessionAsync(
         WidgetSessionBody body, HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, CancellationToken ct)
@@ -159,7 +160,7 @@ public static class GatewayEndpoints
         }
         var expires = now + WidgetSessionLifetime;
         var token = WidgetTokenPrefix + WidgetProtector(ctx.RequestServices.GetRequiredService<IDataProtectionProvider>())
-            .Protect(JsonSerializer.Serialize(new WidgetClaims(row.Config.Id, origin)), expires);
+            .Protect(JsonSerializer.Serialize(new WidgetClaims(row.Config.Id, origin, row.Id)), expires);
         var c = row.Config;
         return TypedResults.Ok(new WidgetSessionDto(token, expires, (int)WidgetSessionLifetime.TotalSeconds,
             new WidgetLook(c.AgentName, c.Greeting, c.PrimaryColor, c.SecondaryColor, c.AvatarUrl, c.Position, c.Theme)));
@@ -205,6 +206,11 @@ public static class GatewayEndpoints
             {
                 return (null, Problems.Create(403, GatewayProblems.OriginNotAllowed, "Wrong origin.", "The widget session belongs to another website."));
             }
+            // The publishable key that opened the session must still work: revoking it ends its sessions at once.
+            if (!await directory.KeyUsableAsync(db, claims.K, now, ct))
+            {
+                return (null, Problems.Unauthorized("The widget's publishable key was revoked or has expired.", GatewayProblems.InvalidApiKey));
+            }
             var widgetConfig = await directory.ConfigAsync(db, claims.C, ct);
             var host = OriginHost(origin);
             if (widgetConfig is null || host is null || !HostAllowed(host, widgetConfig.AllowedDomainList))
@@ -226,6 +232,9 @@ public static class GatewayEndpoints
         }
         return (new Caller(key.Config, key.Id, "key:" + key.Id.ToString("N"), directory, writer), null);
     }
+
+    /// <summary>How long an Idempotency-Key replays its first answer.</summary>
+    internal static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
 
     private static readonly JsonSerializerOptions Snake = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
@@ -271,19 +280,24 @@ public static class GatewayEndpoints
             return errors.ToProblem();
         }
 
-        // A retry of an answered call returns the first answer and is not counted again.
-        var since = DateTime.UtcNow.AddHours(-24);
+        // A retry of an answered call within 24 h returns the first answer and is not counted again. Past that the key
+        // is released (the old record keeps its usage, not the key), so the call runs and is counted as a new one.
         if (idempotencyKey.Length > 0
-            && await db.UsageRecords.AsNoTracking().Where(u => u.ConfigId == config.Id && u.IdempotencyKey == idempotencyKey && u.CreatedAt > since)
-                .Select(u => u.Response).FirstOrDefaultAsync(ct) is { } stored)
+            && await db.UsageRecords.AsNoTracking().Where(u => u.ConfigId == config.Id && u.IdempotencyKey == idempotencyKey)
+                .Select(u => new { u.Id, u.CreatedAt, u.Response }).FirstOrDefaultAsync(ct) is { } stored)
         {
-            ctx.Response.Headers["Idempotent-Replayed"] = "true";
-            return Results.Content(stored, "application/json", Encoding.UTF8, 200);
+            if (stored.CreatedAt > DateTime.UtcNow - IdempotencyWindow && stored.Response is not null)
+            {
+                ctx.Response.Headers["Idempotent-Replayed"] = "true";
+                return Results.Content(stored.Response, "application/json", Encoding.UTF8, 200);
+            }
+            await db.UsageRecords.Where(u => u.Id == stored.Id && u.IdempotencyKey == idempotencyKey)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.IdempotencyKey, (string?)null).SetProperty(u => u.Response, (string?)null), ct);
         }
 
         var perMinute = resource.Plan.RateLimitPerMinute ?? configuration.GetValue("Gateway:RateLimitPerMinute", 60);
         var lease = limiter.Acquire(caller.RateKey, perMinute);
-        KeyRateLimiter.WriteHeaders(ctx, lease, perMinute);
+        limiter.WriteHeaders(ctx, caller.RateKey, lease, perMinute);
         if (!lease.IsAcquired)
         {
             return Problems.Create(429, ProblemTypes.RateLimited, "Too many requests.", $"This key allows {perMinute} requests per minute; retry after {ctx.Response.Headers.RetryAfter}.");
@@ -536,25 +550,43 @@ public static class GatewayEndpoints
     }
 }
 
-/// <summary>A token bucket per key (default 60 requests a minute), refilled continuously.</summary>
+/// <summary>A token bucket per key (default 60 requests a minute), refilled evenly at exactly that rate.</summary>
 public sealed class KeyRateLimiter
 {
     private readonly ConcurrentDictionary<(string Key, int PerMinute), TokenBucketRateLimiter> _buckets = new();
 
-    public RateLimitLease Acquire(string key, int perMinute) =>
-        _buckets.GetOrAdd((key, perMinute), k => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+    public RateLimitLease Acquire(string key, int perMinute) => Bucket(key, perMinute).AttemptAcquire();
+
+    private TokenBucketRateLimiter Bucket(string key, int perMinute) =>
+        _buckets.GetOrAdd((key, perMinute), k => new TokenBucketRateLimiter(Refill(k.PerMinute)));
+
+    /// <summary>
+    /// The bucket holds a minute's requests and refills at exactly N a minute: below 60, one token every 60/N
+    /// seconds; from 60 up, N/g tokens every 60/g seconds with g = gcd(N, 60) (100 a minute: 5 every 3 s), so no
+    /// limit is rounded down and no bucket's timer fires more than once a second.
+    /// </summary>
+    internal static TokenBucketRateLimiterOptions Refill(int perMinute)
+    {
+        var period = TimeSpan.FromMinutes(1) / perMinute;
+        var tokens = 1;
+        if (perMinute >= 60)
         {
-            TokenLimit = k.PerMinute,
-            TokensPerPeriod = Math.Max(1, k.PerMinute / 60),
-            ReplenishmentPeriod = TimeSpan.FromSeconds(Math.Max(1.0, 60.0 / k.PerMinute)),
+            var g = (int)System.Numerics.BigInteger.GreatestCommonDivisor(perMinute, 60);
+            period = TimeSpan.FromSeconds(60 / g);
+            tokens = perMinute / g;
+        }
+        return new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = perMinute,
+            TokensPerPeriod = tokens,
+            ReplenishmentPeriod = period,
             QueueLimit = 0,
             AutoReplenishment = true,
-        })).AttemptAcquire();
+        };
+    }
 
-    public int Available(string key, int perMinute) =>
-        _buckets.TryGetValue((key, perMinute), out var bucket) ? (int)(bucket.GetStatistics()?.CurrentAvailablePermits ?? 0) : perMinute;
-
-    public static void WriteHeaders(HttpContext ctx, RateLimitLease lease, int perMinute)
+    /// <summary>The <c>RateLimit-*</c> headers (and <c>Retry-After</c> on a refusal): limit a minute, requests left now, seconds until the bucket is full.</summary>
+    public void WriteHeaders(HttpContext ctx, string key, RateLimitLease lease, int perMinute)
     {
         var headers = ctx.Response.Headers;
         headers["RateLimit-Limit"] = perMinute.ToString(CultureInfo.InvariantCulture);
@@ -564,10 +596,10 @@ public sealed class KeyRateLimiter
             headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
             headers["RateLimit-Remaining"] = "0";
             headers["RateLimit-Reset"] = retry.ToString(CultureInfo.InvariantCulture);
+            return;
         }
-        else
-        {
-            headers["RateLimit-Reset"] = "60";
-        }
+        var remaining = (int)Math.Clamp(Bucket(key, perMinute).GetStatistics()?.CurrentAvailablePermits ?? 0, 0, perMinute);
+        headers["RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
+        headers["RateLimit-Reset"] = ((int)Math.Ceiling((perMinute - remaining) * 60.0 / perMinute)).ToString(CultureInfo.InvariantCulture);
     }
 }

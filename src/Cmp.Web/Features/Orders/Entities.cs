@@ -52,11 +52,14 @@ public sealed class Order : Entity, IVersioned
     /// <summary>The flow version on sale when the order was placed; the resource is pinned to it.</summary>
     public Guid FlowVersionId { get; set; }
     public Guid CreatedById { get; set; }
+    /// <summary>The name the buyer gave the resource to be created, if any (else the agent's name).</summary>
+    public string? Name { get; set; }
     public Guid? ConsumerReviewedById { get; set; }
     public DateTime? ConsumerReviewedAt { get; set; }
     public Guid? ProviderReviewedById { get; set; }
     public DateTime? ProviderReviewedAt { get; set; }
     public Guid? CanceledById { get; set; }
+    public DateTime? CanceledAt { get; set; }
     public DateTime? CompletedAt { get; set; }
     public string? ErrorMessage { get; set; }
     public Guid? ResourceId { get; set; }
@@ -86,6 +89,7 @@ internal sealed class OrderConfigurations : IEntityTypeConfiguration<Order>, IEn
     public void Configure(EntityTypeBuilder<Order> b)
     {
         b.Property(o => o.ErrorMessage).HasMaxLength(2000);
+        b.Property(o => o.Name).HasMaxLength(150);
         b.HasIndex(o => new { o.CustomerId, o.State });
         b.HasIndex(o => o.AgentId);
         b.HasOne(o => o.Agent).WithMany().OnDelete(DeleteBehavior.Restrict);

@@ -14,7 +14,8 @@ public sealed record OrderRequest(string? Offering, string? Plan, string? Projec
 public sealed record OrderDto(
     string Uuid, string Url, string State, string OfferingUuid, string OfferingName, string PlanUuid, string ProjectUuid, string CustomerUuid,
     string ProviderUuid, int FlowVersion, DateTime Created, string CreatedByUuid, string? ConsumerReviewedByUuid, DateTime? ConsumerReviewedAt,
-    string? ProviderReviewedByUuid, DateTime? ProviderReviewedAt, string? ErrorMessage, string? ResourceUuid);
+    string? ProviderReviewedByUuid, DateTime? ProviderReviewedAt, string? ErrorMessage, string? ResourceUuid, string? Name,
+    string? CanceledByUuid, DateTime? CanceledAt, DateTime? CompletedAt);
 public sealed record SwitchPlanRequest(string? Plan);
 public sealed record ResourceDto(
     string Uuid, string Url, string Name, string State, string OfferingUuid, string OfferingName, string PlanUuid, string ProjectUuid,
@@ -22,6 +23,8 @@ public sealed record ResourceDto(
 
 public static class OrderEndpoints
 {
+    public static IServiceCollection AddOrders(this IServiceCollection services) => services.AddHostedService<OrderRecovery>();
+
     public static IEndpointRouteBuilder MapOrderEndpoints(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup("/api/marketplace-orders").WithTags("Orders").RequireAuthorization();
@@ -89,7 +92,8 @@ public static class OrderEndpoints
         var o = r.Order;
         return new OrderDto(o.Id.Hex(), Refs.Url(ctx, "marketplace-orders", o.Id), o.State.Screaming(), r.OfferingId.Hex(), r.OfferingName, o.PlanId.Hex(),
             o.ProjectId.Hex(), o.CustomerId.Hex(), r.ProviderId.Hex(), r.VersionNumber, o.CreatedAt, o.CreatedById.Hex(), o.ConsumerReviewedById?.Hex(),
-            o.ConsumerReviewedAt, o.ProviderReviewedById?.Hex(), o.ProviderReviewedAt, o.ErrorMessage, o.ResourceId?.Hex());
+            o.ConsumerReviewedAt, o.ProviderReviewedById?.Hex(), o.ProviderReviewedAt, o.ErrorMessage, o.ResourceId?.Hex(), o.Name,
+            o.CanceledById?.Hex(), o.CanceledAt, o.CompletedAt);
     }
 
     private static async Task<Results<Ok<List<OrderDto>>, ProblemHttpResult>> ListAsync(
@@ -166,8 +170,11 @@ public static class OrderEndpoints
             errors.Add("project", "No project with this uuid is visible to you.");
         }
         ProviderAgent? agent = null;
-        if (!Refs.TryParse(body.Offering, out var offeringId) || (agent = await db.ProviderAgents.Include(a => a.ServiceProvider).FirstOrDefaultAsync(a => a.OfferingId == offeringId, ct)) is null)
+        if (!Refs.TryParse(body.Offering, out var offeringId) || (agent = await db.ProviderAgents.Include(a => a.ServiceProvider).FirstOrDefaultAsync(a => a.OfferingId == offeringId, ct)) is null
+            || (agent.State == OfferingState.Draft && !await access.VisibleCustomers().AnyAsync(c => c.Id == agent.ServiceProvider.CustomerId, ct)))
         {
+            // A draft has never been public: to anyone outside the selling organization it does not exist.
+            agent = null;
             errors.Add("offering", "No offering with this uuid.");
         }
         Plan? plan = null;
@@ -201,6 +208,7 @@ public static class OrderEndpoints
             CustomerId = project.CustomerId,
             FlowVersionId = agent.CurrentFlowVersionId.Value,
             CreatedById = access.UserId,
+            Name = string.IsNullOrWhiteSpace(name) ? null : name,
             State = !consumerApproved ? OrderState.PendingConsumer : agent.RequiresProviderApproval ? OrderState.PendingProvider : OrderState.Executing,
         };
         if (consumerApproved)
@@ -212,7 +220,8 @@ public static class OrderEndpoints
         await db.SaveChangesAsync(ct);
         if (order.State == OrderState.Executing)
         {
-            await FulfilAsync(db, order.Id, name, ct);
+            // Not the request's token: once EXECUTING is saved the order is finished even if the client has gone.
+            await FulfilAsync(db, order.Id, CancellationToken.None);
         }
         else
         {
@@ -247,7 +256,7 @@ public static class OrderEndpoints
     /// EXECUTING → DONE: creates the resource and its agent config, pinned to the order's flow version,
     /// in one transaction. A failure ends the order ERRED with the reason.
     /// </summary>
-    internal static async Task FulfilAsync(CmpDbContext db, Guid orderId, string? name, CancellationToken ct)
+    internal static async Task FulfilAsync(CmpDbContext db, Guid orderId, CancellationToken ct)
     {
         var order = await db.Orders.Include(o => o.Agent).FirstAsync(o => o.Id == orderId, ct);
         try
@@ -261,7 +270,7 @@ public static class OrderEndpoints
                 PlanId = order.PlanId,
                 ProjectId = order.ProjectId,
                 CustomerId = order.CustomerId,
-                Name = string.IsNullOrWhiteSpace(name) ? order.Agent.Name : name,
+                Name = order.Name ?? order.Agent.Name,
                 State = ResourceState.Ok,
                 FlowVersionId = order.FlowVersionId,
                 ActivatedAt = now,
@@ -350,7 +359,8 @@ public static class OrderEndpoints
                 }
                 target = OrderState.Canceled;
                 moved = await orders.Where(o => o.State == OrderState.PendingConsumer || o.State == OrderState.PendingProvider)
-                    .ExecuteUpdateAsync(s => s.SetProperty(o => o.State, target).SetProperty(o => o.CanceledById, me).SetProperty(o => o.Version, Guid.NewGuid()), ct);
+                    .ExecuteUpdateAsync(s => s.SetProperty(o => o.State, target).SetProperty(o => o.CanceledById, me).SetProperty(o => o.CanceledAt, now)
+                        .SetProperty(o => o.Version, Guid.NewGuid()), ct);
                 break;
         }
         if (moved != 1)
@@ -360,7 +370,7 @@ public static class OrderEndpoints
         }
         if (target == OrderState.Executing)
         {
-            await FulfilAsync(db, order.Id, null, ct);
+            await FulfilAsync(db, order.Id, CancellationToken.None);
         }
         else if (target == OrderState.PendingProvider)
         {
@@ -416,7 +426,18 @@ public static class OrderEndpoints
             }
             rows = rows.Where(r => r.Resource.CustomerId == id);
         }
-        var page = await rows.OrderByDescending(r => r.Resource.CreatedAt).ToPageAsync(query, ctx, ct);
+        if (query.Search is { } search)
+        {
+            var t = search.ToLowerInvariant();
+            rows = rows.Where(r => r.Resource.Name.ToLower().Contains(t) || r.OfferingName.ToLower().Contains(t));
+        }
+        var ordering = new Ordering<ResourceRow>("-created").Field("created", r => r.Resource.CreatedAt).Field("name", r => r.Resource.Name)
+            .Field("state", r => r.Resource.State);
+        if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
+        {
+            return problem!;
+        }
+        var page = await ordered.ToPageAsync(query, ctx, ct);
         return TypedResults.Ok(page.Select(r => ToDto(r, ctx)).ToList());
     }
 

@@ -872,6 +872,10 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasColumnType("uuid")
                         .HasColumnName("agent_id");
 
+                    b.Property<DateTime?>("CanceledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("canceled_at");
+
                     b.Property<Guid?>("CanceledById")
                         .HasColumnType("uuid")
                         .HasColumnName("canceled_by_id");
@@ -908,6 +912,11 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Property<Guid>("FlowVersionId")
                         .HasColumnType("uuid")
                         .HasColumnName("flow_version_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("name");
 
                     b.Property<Guid>("PlanId")
                         .HasColumnType("uuid")

@@ -867,6 +867,10 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("agent_id");
 
+                    b.Property<DateTime?>("CanceledAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("canceled_at");
+
                     b.Property<Guid?>("CanceledById")
                         .HasColumnType("TEXT")
                         .HasColumnName("canceled_by_id");
@@ -903,6 +907,11 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Property<Guid>("FlowVersionId")
                         .HasColumnType("TEXT")
                         .HasColumnName("flow_version_id");
+
+                    b.Property<string>("Name")
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
 
                     b.Property<Guid>("PlanId")
                         .HasColumnType("TEXT")
