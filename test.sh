@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test lane on a fresh machine: installs what is missing, starts a throwaway
-# PostgreSQL on 127.0.0.1 (free port, own data dir), checks formatting and migrations,
+# Runs every test lane on a fresh machine: installs what is missing (PostgreSQL, Redis, Chromium),
+# starts a throwaway PostgreSQL on 127.0.0.1 (free port, own data dir), checks formatting and migrations,
 # runs the whole suite on SQLite and again on PostgreSQL, stops what it started.
 # Exits non-zero if anything fails.
 set -euo pipefail
@@ -26,6 +26,11 @@ if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
 fi
 PG_BIN=$(pg_bin)
 command -v python3 >/dev/null || apt_install python3
+# The multi-process gateway tests start their own redis-server on a free loopback port.
+if [ ! -x /usr/bin/redis-server ]; then
+  step "Installing Redis"
+  apt_install redis-server
+fi
 # Playwright drives Debian's Chromium (it cannot download its own browser here).
 if [ ! -x /usr/bin/chromium ]; then
   step "Installing Chromium"

@@ -6,6 +6,7 @@ using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Gateway;
 using Cmp.Web.Features.Widget;
 using Cmp.Web.Features.Orders;
+using Cmp.Web.Infrastructure.Redis;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Features.Offerings;
 using Cmp.Web.Features.Providers;
@@ -62,6 +63,7 @@ services.AddPlatform();
 services.AddAgents(configuration);
 services.AddOrders();
 services.AddGateway();
+services.AddRedis(configuration);
 services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
     .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
     .AddCmpOidc(configuration);

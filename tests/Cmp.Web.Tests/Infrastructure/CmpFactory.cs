@@ -34,8 +34,16 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Settings for this factory's host, by configuration key; subclasses add their own.</summary>
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
+    /// <summary>Set for a second server process over another factory's database (<see cref="ConnectionString"/>); this one then neither creates nor drops it.</summary>
+    public string? SharedConnectionString { get; init; }
+
     public virtual async Task InitializeAsync()
     {
+        if (SharedConnectionString is not null)
+        {
+            ConnectionString = SharedConnectionString;
+            return;
+        }
         if (UsePostgres)
         {
             await using var connection = new NpgsqlConnection(PostgresServer);
@@ -85,6 +93,10 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public virtual async Task DisposeAsyncCore()
     {
         await base.DisposeAsync();
+        if (SharedConnectionString is not null)
+        {
+            return;
+        }
         if (UsePostgres)
         {
             NpgsqlConnection.ClearAllPools();

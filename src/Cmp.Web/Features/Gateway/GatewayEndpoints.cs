@@ -57,6 +57,7 @@ public static class GatewayEndpoints
     {
         services.TryAddSingleton(TimeProvider.System); // the keep-alive timer and the cache's clock; tests move it by hand
         services.AddSingleton<KeyRateLimiter>();
+        services.TryAddSingleton<IKeyRateLimiter>(sp => sp.GetRequiredService<KeyRateLimiter>()); // AddRedis shares it across processes
         services.AddSingleton<GatewayDirectory>();
         services.AddSingleton<TurnWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<TurnWriter>());
@@ -239,7 +240,7 @@ public static class GatewayEndpoints
     private static readonly JsonSerializerOptions Snake = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
     private static async Task<IResult> InvokeAsync(
-        HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, KeyRateLimiter limiter, IAgentRuntime runtime, GatewayDirectory directory,
+        HttpContext ctx, CmpDbContext db, IDataProtectionProvider protection, IKeyRateLimiter limiter, IAgentRuntime runtime, GatewayDirectory directory,
         TurnWriter writer, IConfiguration configuration, CancellationToken ct)
     {
         var (caller, problem) = await AuthenticateAsync(ctx, db, protection, directory, writer, ct);
@@ -296,11 +297,11 @@ public static class GatewayEndpoints
         }
 
         var perMinute = resource.Plan.RateLimitPerMinute ?? configuration.GetValue("Gateway:RateLimitPerMinute", 60);
-        var lease = limiter.Acquire(caller.RateKey, perMinute);
-        limiter.WriteHeaders(ctx, caller.RateKey, lease, perMinute);
-        if (!lease.IsAcquired)
+        var decision = await limiter.AcquireAsync(caller.RateKey, perMinute);
+        decision.WriteHeaders(ctx);
+        if (!decision.Allowed)
         {
-            return Problems.Create(429, ProblemTypes.RateLimited, "Too many requests.", $"This key allows {perMinute} requests per minute; retry after {ctx.Response.Headers.RetryAfter}.");
+            return Problems.Create(429, ProblemTypes.RateLimited, "Too many requests.", $"This key allows {perMinute} requests per minute; retry after {decision.RetryAfterSeconds} s.");
         }
 
         if (await CapReachedAsync(db, directory, resource, ct) is { } cap)
@@ -550,15 +551,46 @@ public static class GatewayEndpoints
     }
 }
 
-/// <summary>A token bucket per key (default 60 requests a minute), refilled evenly at exactly that rate.</summary>
-public sealed class KeyRateLimiter
+/// <summary>What the rate limiter decided for one call, and the headers that tell the caller.</summary>
+public readonly record struct RateDecision(bool Allowed, int Limit, int Remaining, int ResetSeconds, int RetryAfterSeconds)
+{
+    /// <summary><c>RateLimit-Limit</c> (a minute), <c>RateLimit-Remaining</c> (now), <c>RateLimit-Reset</c> (seconds until the bucket is full), and <c>Retry-After</c> on a refusal.</summary>
+    public void WriteHeaders(HttpContext ctx)
+    {
+        var headers = ctx.Response.Headers;
+        headers["RateLimit-Limit"] = Limit.ToString(CultureInfo.InvariantCulture);
+        headers["RateLimit-Remaining"] = Remaining.ToString(CultureInfo.InvariantCulture);
+        headers["RateLimit-Reset"] = ResetSeconds.ToString(CultureInfo.InvariantCulture);
+        if (!Allowed)
+        {
+            headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        }
+    }
+}
+
+/// <summary>The gateway's per-key limit: this process's buckets (<see cref="KeyRateLimiter"/>), or with Redis one bucket shared by every process.</summary>
+public interface IKeyRateLimiter
+{
+    ValueTask<RateDecision> AcquireAsync(string key, int perMinute);
+}
+
+/// <summary>A token bucket per key (default 60 requests a minute) in this process, refilled evenly at exactly that rate.</summary>
+public sealed class KeyRateLimiter : IKeyRateLimiter
 {
     private readonly ConcurrentDictionary<(string Key, int PerMinute), TokenBucketRateLimiter> _buckets = new();
 
-    public RateLimitLease Acquire(string key, int perMinute) => Bucket(key, perMinute).AttemptAcquire();
-
-    private TokenBucketRateLimiter Bucket(string key, int perMinute) =>
-        _buckets.GetOrAdd((key, perMinute), k => new TokenBucketRateLimiter(Refill(k.PerMinute)));
+    public ValueTask<RateDecision> AcquireAsync(string key, int perMinute)
+    {
+        var bucket = _buckets.GetOrAdd((key, perMinute), k => new TokenBucketRateLimiter(Refill(k.PerMinute)));
+        using var lease = bucket.AttemptAcquire();
+        if (!lease.IsAcquired)
+        {
+            var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+            return ValueTask.FromResult(new RateDecision(false, perMinute, 0, retry, retry));
+        }
+        var remaining = (int)Math.Clamp(bucket.GetStatistics()?.CurrentAvailablePermits ?? 0, 0, perMinute);
+        return ValueTask.FromResult(new RateDecision(true, perMinute, remaining, (int)Math.Ceiling((perMinute - remaining) * 60.0 / perMinute), 0));
+    }
 
     /// <summary>
     /// The bucket holds a minute's requests and refills at exactly N a minute: below 60, one token every 60/N
@@ -583,23 +615,5 @@ public sealed class KeyRateLimiter
             QueueLimit = 0,
             AutoReplenishment = true,
         };
-    }
-
-    /// <summary>The <c>RateLimit-*</c> headers (and <c>Retry-After</c> on a refusal): limit a minute, requests left now, seconds until the bucket is full.</summary>
-    public void WriteHeaders(HttpContext ctx, string key, RateLimitLease lease, int perMinute)
-    {
-        var headers = ctx.Response.Headers;
-        headers["RateLimit-Limit"] = perMinute.ToString(CultureInfo.InvariantCulture);
-        if (!lease.IsAcquired)
-        {
-            var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-            headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
-            headers["RateLimit-Remaining"] = "0";
-            headers["RateLimit-Reset"] = retry.ToString(CultureInfo.InvariantCulture);
-            return;
-        }
-        var remaining = (int)Math.Clamp(Bucket(key, perMinute).GetStatistics()?.CurrentAvailablePermits ?? 0, 0, perMinute);
-        headers["RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
-        headers["RateLimit-Reset"] = ((int)Math.Ceiling((perMinute - remaining) * 60.0 / perMinute)).ToString(CultureInfo.InvariantCulture);
     }
 }

@@ -19,7 +19,17 @@ public sealed class WriteGeneration
 
     public long Current => Volatile.Read(ref _value);
 
-    public void Bump() => Interlocked.Increment(ref _value);
+    /// <summary>Raised after each write of this process (not after a peer's), so other processes can be told.</summary>
+    public event Action? Bumped;
+
+    public void Bump()
+    {
+        Interlocked.Increment(ref _value);
+        Bumped?.Invoke();
+    }
+
+    /// <summary>A write by another server process, heard over Redis: voids this process's cache without telling anyone again.</summary>
+    public void BumpFromPeer() => Interlocked.Increment(ref _value);
 }
 
 /// <summary>
