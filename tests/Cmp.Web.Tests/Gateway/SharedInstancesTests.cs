@@ -63,7 +63,7 @@ public sealed class RedisServer : IAsyncDisposable
                     return server;
                 }
             }
-            catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+            catch (Exception ex) when (ex is SocketException or IOException && DateTime.UtcNow < deadline && !process.HasExited)
             {
             }
             if (process.HasExited || DateTime.UtcNow > deadline)
@@ -104,11 +104,12 @@ public sealed class TwoInstances : IAsyncLifetime
     public RedisServer Redis { get; private set; } = null!;
     public RedisInstance First { get; private set; } = null!;
     public RedisInstance Second { get; private set; } = null!;
+    public string Prefix { get; } = "cmptest:" + Guid.NewGuid().ToString("N")[..8] + ":";
 
     public async Task InitializeAsync()
     {
         Redis = await RedisServer.StartAsync();
-        var prefix = "cmptest:" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var prefix = Prefix;
         First = new RedisInstance(Redis.Address, prefix);
         await First.InitializeAsync();
         _ = First.Server;
@@ -166,16 +167,21 @@ public sealed class SharedInstancesTests(TwoInstances pair) : IClassFixture<TwoI
         await Json.ReadAsync(await second.SendAsync(BuyerWorld.Invoke(key, new { input = "before" })), HttpStatusCode.OK);
         var generation = pair.Second.Services.GetRequiredService<WriteGeneration>();
         var before = generation.Current;
+        // A listener of our own on the channel sees what the first process publishes.
+        await using var listener = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(pair.Redis.Address);
+        var published = 0;
+        await listener.GetSubscriber().SubscribeAsync(StackExchange.Redis.RedisChannel.Literal(pair.Prefix + "writes"), (_, _) => Interlocked.Increment(ref published));
 
         var keys = await Json.ReadArrayAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/api_keys/"));
         Assert.Equal(HttpStatusCode.NoContent, (await world.Buyer.Client.DeleteAsync($"/api/customer-agent-configs/{world.Config}/api_keys/{keys[0]!["uuid"]!.GetValue<string>()}/")).StatusCode);
         // The first process's write reaches the second over Redis (a message, not a timer).
         var heard = DateTime.UtcNow.AddSeconds(10);
-        while (generation.Current == before && DateTime.UtcNow < heard)
+        while ((generation.Current == before || Volatile.Read(ref published) == 0) && DateTime.UtcNow < heard)
         {
             await Task.Delay(10);
         }
         Assert.True(generation.Current > before, "the second process never heard of the write");
+        Assert.True(Volatile.Read(ref published) >= 1, "the first process published nothing");
         await Json.ProblemAsync(await second.SendAsync(BuyerWorld.Invoke(key, new { input = "after" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
     }
 

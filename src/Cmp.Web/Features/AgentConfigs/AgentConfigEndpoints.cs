@@ -67,7 +67,7 @@ public static partial class AgentConfigEndpoints
             var t = search.ToLowerInvariant();
             rows = rows.Where(c => c.AgentName.ToLower().Contains(t));
         }
-        var ordering = new Ordering<CustomerAgentConfig>("-created").Field("created", c => c.CreatedAt).Field("agent_name", c => c.AgentName);
+        var ordering = new Ordering<CustomerAgentConfig>("-created").Field("created", c => c.CreatedAt).Field("agent_name", c => c.AgentName).Tiebreak(c => c.Id);
         if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
         {
             return problem!;
@@ -201,7 +201,8 @@ public static partial class AgentConfigEndpoints
         {
             return Problems.NotFound("agent config");
         }
-        var ordering = new Ordering<ApiKey>("-created").Field("created", k => k.CreatedAt).Field("name", k => k.Name).Field("last_used_at", k => k.LastUsedAt);
+        var ordering = new Ordering<ApiKey>("-created").Field("created", k => k.CreatedAt).Field("name", k => k.Name).Field("last_used_at", k => k.LastUsedAt)
+            .Tiebreak(k => k.Id);
         if (!ordering.TryApply(db.ApiKeys.AsNoTracking().Where(k => k.ConfigId == config.Id), query.Ordering, out var ordered, out var problem))
         {
             return problem!;

@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Threading.RateLimiting;
 using Cmp.Flows.Runtime;
 using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Agents;
@@ -548,72 +546,5 @@ public static class GatewayEndpoints
         var byKey = records.GroupBy(r => r.ApiKeyId).Select(g => new UsageKey(g.Key?.Hex(), g.Key is { } id ? keys.FirstOrDefault(k => k.Id == id)?.Name ?? "" : "widget", g.Count()))
             .OrderByDescending(k => k.Invocations).ToList();
         return TypedResults.Ok(new UsageReport(new UsageTotals(records.Count, records.Sum(r => r.InputTokens), records.Sum(r => r.OutputTokens)), days, byKey));
-    }
-}
-
-/// <summary>What the rate limiter decided for one call, and the headers that tell the caller.</summary>
-public readonly record struct RateDecision(bool Allowed, int Limit, int Remaining, int ResetSeconds, int RetryAfterSeconds)
-{
-    /// <summary><c>RateLimit-Limit</c> (a minute), <c>RateLimit-Remaining</c> (now), <c>RateLimit-Reset</c> (seconds until the bucket is full), and <c>Retry-After</c> on a refusal.</summary>
-    public void WriteHeaders(HttpContext ctx)
-    {
-        var headers = ctx.Response.Headers;
-        headers["RateLimit-Limit"] = Limit.ToString(CultureInfo.InvariantCulture);
-        headers["RateLimit-Remaining"] = Remaining.ToString(CultureInfo.InvariantCulture);
-        headers["RateLimit-Reset"] = ResetSeconds.ToString(CultureInfo.InvariantCulture);
-        if (!Allowed)
-        {
-            headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        }
-    }
-}
-
-/// <summary>The gateway's per-key limit: this process's buckets (<see cref="KeyRateLimiter"/>), or with Redis one bucket shared by every process.</summary>
-public interface IKeyRateLimiter
-{
-    ValueTask<RateDecision> AcquireAsync(string key, int perMinute);
-}
-
-/// <summary>A token bucket per key (default 60 requests a minute) in this process, refilled evenly at exactly that rate.</summary>
-public sealed class KeyRateLimiter : IKeyRateLimiter
-{
-    private readonly ConcurrentDictionary<(string Key, int PerMinute), TokenBucketRateLimiter> _buckets = new();
-
-    public ValueTask<RateDecision> AcquireAsync(string key, int perMinute)
-    {
-        var bucket = _buckets.GetOrAdd((key, perMinute), k => new TokenBucketRateLimiter(Refill(k.PerMinute)));
-        using var lease = bucket.AttemptAcquire();
-        if (!lease.IsAcquired)
-        {
-            var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
-            return ValueTask.FromResult(new RateDecision(false, perMinute, 0, retry, retry));
-        }
-        var remaining = (int)Math.Clamp(bucket.GetStatistics()?.CurrentAvailablePermits ?? 0, 0, perMinute);
-        return ValueTask.FromResult(new RateDecision(true, perMinute, remaining, (int)Math.Ceiling((perMinute - remaining) * 60.0 / perMinute), 0));
-    }
-
-    /// <summary>
-    /// The bucket holds a minute's requests and refills at exactly N a minute: below 60, one token every 60/N
-    /// seconds; from 60 up, N/g tokens every 60/g seconds with g = gcd(N, 60) (100 a minute: 5 every 3 s), so no
-    /// limit is rounded down and no bucket's timer fires more than once a second.
-    /// </summary>
-    internal static TokenBucketRateLimiterOptions Refill(int perMinute)
-    {
-        var period = TimeSpan.FromMinutes(1) / perMinute;
-        var tokens = 1;
-        if (perMinute >= 60)
-        {
-            var g = (int)System.Numerics.BigInteger.GreatestCommonDivisor(perMinute, 60);
-            period = TimeSpan.FromSeconds(60 / g);
-            tokens = perMinute / g;
-        }
-        return new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perMinute,
-            TokensPerPeriod = tokens,
-            ReplenishmentPeriod = period,
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        };
     }
 }

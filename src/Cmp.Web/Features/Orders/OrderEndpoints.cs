@@ -141,7 +141,7 @@ public static class OrderEndpoints
             rows = rows.Where(r => r.Order.State == OrderState.PendingProvider
                 && (access.IsStaff || db.CustomerPermissions.Any(p => p.CustomerId == r.ProviderCustomerId && p.UserId == me && approvers.Contains(p.Role))));
         }
-        var ordering = new Ordering<Row>("-created").Field("created", r => r.Order.CreatedAt).Field("state", r => r.Order.State);
+        var ordering = new Ordering<Row>("-created").Field("created", r => r.Order.CreatedAt).Field("state", r => r.Order.State).Tiebreak(r => r.Order.Id);
         if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
         {
             return problem!;
@@ -432,7 +432,7 @@ public static class OrderEndpoints
             rows = rows.Where(r => r.Resource.Name.ToLower().Contains(t) || r.OfferingName.ToLower().Contains(t));
         }
         var ordering = new Ordering<ResourceRow>("-created").Field("created", r => r.Resource.CreatedAt).Field("name", r => r.Resource.Name)
-            .Field("state", r => r.Resource.State);
+            .Field("state", r => r.Resource.State).Tiebreak(r => r.Resource.Id);
         if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
         {
             return problem!;

@@ -26,10 +26,19 @@ public sealed class OrderRecovery(IServiceScopeFactory scopes, ILogger<OrderReco
         }
         foreach (var id in stuck)
         {
-            await OrderEndpoints.FulfilAsync(db, id, CancellationToken.None);
-            db.ChangeTracker.Clear();
-            var state = await db.Orders.Where(o => o.Id == id).Select(o => o.State).FirstAsync(CancellationToken.None);
-            logger.LogInformation("Order {OrderId} left EXECUTING by a stopped process is now {State}", id, state);
+            try
+            {
+                await OrderEndpoints.FulfilAsync(db, id, CancellationToken.None);
+                db.ChangeTracker.Clear();
+                var state = await db.Orders.Where(o => o.Id == id).Select(o => o.State).FirstAsync(CancellationToken.None);
+                logger.LogInformation("Order {OrderId} left EXECUTING by a stopped process is now {State}", id, state);
+            }
+            catch (Exception ex)
+            {
+                // The server keeps running; the order stays EXECUTING and is tried again at the next start.
+                db.ChangeTracker.Clear();
+                logger.LogError(ex, "Order {OrderId} left EXECUTING could not be finished", id);
+            }
         }
     }
 }

@@ -73,6 +73,15 @@ public sealed class Ordering<T>
         return this;
     }
 
+    private LambdaExpression? _tiebreak;
+
+    /// <summary>A unique key ordered last, so that rows with equal sort values keep one order from page to page.</summary>
+    public Ordering<T> Tiebreak<TKey>(Expression<Func<T, TKey>> key)
+    {
+        _tiebreak = key;
+        return this;
+    }
+
     public IEnumerable<string> Names => _fields.Keys;
 
     /// <summary>Applies the requested ordering; an unknown field is a 400, never silently ignored.</summary>
@@ -90,21 +99,30 @@ public sealed class Ordering<T>
                 problem = Problems.Validation("o", $"Unknown ordering field '{name}'. Allowed: {string.Join(", ", _fields.Keys)}.");
                 return false;
             }
-            var method = (result, descending) switch
-            {
-                (null, false) => nameof(Queryable.OrderBy),
-                (null, true) => nameof(Queryable.OrderByDescending),
-                (_, false) => nameof(Queryable.ThenBy),
-                (_, true) => nameof(Queryable.ThenByDescending),
-            };
-            var generic = typeof(Queryable).GetMethods(BindingFlags.Public | BindingFlags.Static)
-                .Single(m => m.Name == method && m.GetParameters().Length == 2)
-                .MakeGenericMethod(typeof(T), key.ReturnType);
-            result = (IOrderedQueryable<T>)generic.Invoke(null, [(object?)result ?? source, key])!;
+            result = Apply(result, source, key, descending);
+        }
+        if (_tiebreak is not null)
+        {
+            result = Apply(result, source, _tiebreak, false);
         }
         ordered = result!;
         problem = null;
         return true;
+    }
+
+    private static IOrderedQueryable<T> Apply(IOrderedQueryable<T>? result, IQueryable<T> source, LambdaExpression key, bool descending)
+    {
+        var method = (result, descending) switch
+        {
+            (null, false) => nameof(Queryable.OrderBy),
+            (null, true) => nameof(Queryable.OrderByDescending),
+            (_, false) => nameof(Queryable.ThenBy),
+            (_, true) => nameof(Queryable.ThenByDescending),
+        };
+        var generic = typeof(Queryable).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Single(m => m.Name == method && m.GetParameters().Length == 2)
+            .MakeGenericMethod(typeof(T), key.ReturnType);
+        return (IOrderedQueryable<T>)generic.Invoke(null, [(object?)result ?? source, key])!;
     }
 }
 

@@ -23,6 +23,13 @@ public static class RedisSetup
         var options = ConfigurationOptions.Parse(setting);
         options.AbortOnConnectFail = false; // start even while Redis is down; it connects in the background
         options.ClientName ??= "cmp-web";
+        // A gateway call must not wait for a Redis that is gone or hung: commands fail at once while disconnected,
+        // and after 250 ms otherwise (unless the setting says more); the callers then fall back to this process.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        if (!setting.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            options.AsyncTimeout = 250;
+        }
         services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options));
         services.AddSingleton(new RedisNames(configuration["Redis:Prefix"] is { Length: > 0 } prefix ? prefix : "cmp:"));
         services.Replace(ServiceDescriptor.Singleton<IKeyRateLimiter, RedisKeyRateLimiter>());
