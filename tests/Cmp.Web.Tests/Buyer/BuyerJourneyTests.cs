@@ -88,6 +88,7 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
 
         var expiring = await Json.ReadAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/customer-agent-configs/{world.Config}/api_keys/",
             new { name = "short", kind = "secret", expires_at = DateTime.UtcNow.AddHours(1) }), HttpStatusCode.Created);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(expiring["key"]!.GetValue<string>(), new { input = "before it expires" })), HttpStatusCode.OK);
         await factory.WithDbAsync(db => db.ApiKeys.Where(k => k.Name == "short").ExecuteUpdateAsync(s => s.SetProperty(k => k.ExpiresAt, DateTime.UtcNow.AddSeconds(-1))));
         await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(expiring["key"]!.GetValue<string>(), new { input = "x" })), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
         await Json.ProblemAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/customer-agent-configs/{world.Config}/api_keys/",
@@ -336,6 +337,70 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
             HttpStatusCode.BadRequest, ProblemTypes.Validation);
         await Json.ReadAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", new { plan = unlimited["uuid"]!.GetValue<string>() }), HttpStatusCode.OK);
         await BuyerWorld.AskAsync(_api.Anonymous(), key, "three");
+    }
+
+    [Fact]
+    public async Task AcceptEventStream_AsksForStreaming_TooWithoutTheBodyFlag()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        var request = BuyerWorld.Invoke(key, new { input = "Stream by header" });
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        var response = await _api.Anonymous().SendAsync(request);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("event: end\n", await response.Content.ReadAsStringAsync());
+        // Without either, the answer is JSON.
+        var plain = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Plain" }));
+        Assert.Equal("application/json", plain.Content.Headers.ContentType!.MediaType);
+    }
+
+    [Fact]
+    public async Task Resources_TerminateAndSwitch_NeedAManagingRole_AndOtherBuyersSeeNothing()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var member = await _api.NewUserAsync();
+        await Json.ReadAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/projects/{world.Project}/add_user/", new { user = member.Uuid, role = "member" }), HttpStatusCode.Created);
+        var other = await Json.ReadAsync(await world.Seller.Owner.Client.PostAsJsonAsync($"/api/provider-agents/{world.Agent}/plans/",
+            new { name = "Other", currency = "EUR", components = new[] { new { billing_type = "FIXED", name = "Monthly", price = 9 } } }), HttpStatusCode.Created);
+        var switchTo = new { plan = other["uuid"]!.GetValue<string>() };
+
+        // A project member sees the resource but may not end it or change its plan.
+        await Json.ReadAsync(await member.Client.GetAsync($"/api/marketplace-resources/{world.Resource}/"), HttpStatusCode.OK);
+        await Json.ProblemAsync(await member.Client.PostAsync($"/api/marketplace-resources/{world.Resource}/terminate/", null), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        await Json.ProblemAsync(await member.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", switchTo), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        // Another buyer does not even see it.
+        var (stranger, _, _) = await BuyerWorld.NewBuyerAsync(_api);
+        await Json.ProblemAsync(await stranger.Client.GetAsync($"/api/marketplace-resources/{world.Resource}/"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        await Json.ProblemAsync(await stranger.Client.PostAsync($"/api/marketplace-resources/{world.Resource}/terminate/", null), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        await Json.ProblemAsync(await stranger.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", switchTo), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        Assert.Empty(await Json.ReadArrayAsync(await stranger.Client.GetAsync("/api/marketplace-resources/")));
+
+        // The owner may; a terminated resource takes no plan change.
+        var switched = await Json.ReadAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", switchTo), HttpStatusCode.OK);
+        Assert.Equal(switchTo.plan, switched["plan_uuid"]!.GetValue<string>());
+        await Json.ReadAsync(await world.Buyer.Client.PostAsync($"/api/marketplace-resources/{world.Resource}/terminate/", null), HttpStatusCode.OK);
+        await Json.ProblemAsync(await world.Buyer.Client.PostAsJsonAsync($"/api/marketplace-resources/{world.Resource}/switch_plan/", new { plan = world.Plan }),
+            HttpStatusCode.Conflict, ProblemTypes.InvalidTransition);
+    }
+
+    [Fact]
+    public async Task UsageReport_FiltersByDate_AndRefusesAnInvertedRange()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, "counted today");
+        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var tomorrow = DateTime.UtcNow.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var yesterday = DateTime.UtcNow.AddDays(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var todays = await Json.ReadAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/usage/?from={today}&to={today}"), HttpStatusCode.OK);
+        Assert.Equal(1, todays["total"]!["invocations"]!.GetValue<long>());
+        Assert.Equal(today, todays["days"]![0]!["date"]!.GetValue<string>());
+        var before = await Json.ReadAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/usage/?from={yesterday}&to={yesterday}"), HttpStatusCode.OK);
+        Assert.Equal(0, before["total"]!["invocations"]!.GetValue<long>());
+        Assert.Empty(before["days"]!.AsArray());
+        var inverted = await Json.ProblemAsync(await world.Buyer.Client.GetAsync($"/api/customer-agent-configs/{world.Config}/usage/?from={tomorrow}&to={today}"),
+            HttpStatusCode.BadRequest, ProblemTypes.Validation);
+        Assert.NotNull(inverted["errors"]!["from"]);
     }
 
     [Fact]

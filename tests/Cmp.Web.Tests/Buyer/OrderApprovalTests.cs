@@ -99,6 +99,34 @@ public sealed class OrderApprovalTests(CmpFactory factory) : IClassFixture<CmpFa
     }
 
     [Fact]
+    public async Task Staff_SkipConsumerReview_AndOnlyTheRightPeopleMayRejectOrCancel()
+    {
+        var (seller, _, offering, plan) = await BuyerWorld.PublishAsync(_api, "Basic Prompting", requiresProviderApproval: true);
+        var (owner, member, project, _) = await BuyerWithMemberAsync();
+        // Staff skip the consumer's review (the provider's still applies: the agent asks for it).
+        var byStaff = await Json.ReadAsync(await (await _api.StaffAsync()).PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project }), HttpStatusCode.Created);
+        Assert.Equal("PENDING_PROVIDER", byStaff["state"]!.GetValue<string>());
+        Assert.NotNull(byStaff["consumer_reviewed_at"]);
+
+        var uuid = (await Json.ReadAsync(await member.Client.PostAsJsonAsync("/api/marketplace-orders/", new { offering, plan, project }), HttpStatusCode.Created))["uuid"]!.GetValue<string>();
+        // Only approvers see it as theirs to approve.
+        Assert.DoesNotContain(await Json.ReadArrayAsync(await member.Client.GetAsync("/api/marketplace-orders/?can_approve_as_consumer=true")), o => o!["uuid"]!.GetValue<string>() == uuid);
+        Assert.Contains(await Json.ReadArrayAsync(await owner.Client.GetAsync("/api/marketplace-orders/?can_approve_as_consumer=true")), o => o!["uuid"]!.GetValue<string>() == uuid);
+        await Json.ProblemAsync(await member.Client.PostAsync($"/api/marketplace-orders/{uuid}/reject_by_consumer/", null), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        // Another member of the project, neither its creator nor an approver, may not cancel it.
+        var colleague = await _api.NewUserAsync();
+        await Json.ReadAsync(await owner.Client.PostAsJsonAsync($"/api/projects/{project}/add_user/", new { user = colleague.Uuid, role = "member" }), HttpStatusCode.Created);
+        await Json.ProblemAsync(await colleague.Client.PostAsync($"/api/marketplace-orders/{uuid}/cancel/", null), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        await Json.ReadAsync(await owner.Client.PostAsync($"/api/marketplace-orders/{uuid}/approve_by_consumer/", null), HttpStatusCode.OK);
+        // The buyer may not reject as the provider; the seller may.
+        await Json.ProblemAsync(await owner.Client.PostAsync($"/api/marketplace-orders/{uuid}/reject_by_provider/", null), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        var rejected = await Json.ReadAsync(await seller.Owner.Client.PostAsync($"/api/marketplace-orders/{uuid}/reject_by_provider/", null), HttpStatusCode.OK);
+        Assert.Equal("REJECTED", rejected["state"]!.GetValue<string>());
+        Assert.Equal(seller.Owner.Uuid, rejected["provider_reviewed_by_uuid"]!.GetValue<string>());
+        Assert.NotNull(rejected["provider_reviewed_at"]);
+    }
+
+    [Fact]
     public async Task TheOrdersName_NamesTheResource_AfterApproval_AndCancelRecordsWhoAndWhen()
     {
         var (_, _, offering, plan) = await BuyerWorld.PublishAsync(_api, "Basic Prompting");
