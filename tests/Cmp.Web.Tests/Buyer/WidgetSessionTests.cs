@@ -115,6 +115,43 @@ public sealed class WidgetSessionTests(CmpFactory factory) : IClassFixture<CmpFa
     }
 
     [Fact]
+    public async Task AnOpenSession_FollowsTheConfig_DomainRemoved_ResourceTerminated_AnotherBuyersKey()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { allowed_domains = new[] { "acme.com", "shop.example" } }), HttpStatusCode.OK);
+        var key = await world.KeyAsync("publishable", "site");
+        async Task<string> OpenAsync(string origin) =>
+            (await Json.ReadAsync(await _api.Anonymous().SendAsync(Session(world.Config, key, origin)), HttpStatusCode.OK))["token"]!.GetValue<string>();
+        HttpRequestMessage Ask(string token, string origin)
+        {
+            var r = new HttpRequestMessage(HttpMethod.Post, "/api/agent-gateway/invoke/") { Content = JsonContent.Create(new { input = "Hi" }) };
+            r.Headers.Authorization = new("Bearer", token);
+            r.Headers.Add("Origin", origin);
+            return r;
+        }
+        var acme = await OpenAsync("https://acme.com");
+        var shop = await OpenAsync("https://shop.example");
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(Ask(acme, "https://acme.com")), HttpStatusCode.OK);
+
+        // The buyer takes acme.com off the list: its open session stops at once, the other site's goes on.
+        await Json.ReadAsync(await world.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{world.Config}/", new { allowed_domains = new[] { "shop.example" } }), HttpStatusCode.OK);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Ask(acme, "https://acme.com")), HttpStatusCode.Forbidden, GatewayProblems.OriginNotAllowed);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(Ask(shop, "https://shop.example")), HttpStatusCode.OK);
+
+        // Another buyer's publishable key does not open this widget.
+        var other = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        await Json.ReadAsync(await other.Buyer.Client.PatchAsJsonAsync($"/api/customer-agent-configs/{other.Config}/", new { allowed_domains = new[] { "shop.example" } }), HttpStatusCode.OK);
+        var othersKey = await other.KeyAsync("publishable", "their site");
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(world.Config, othersKey, "https://shop.example")), HttpStatusCode.Unauthorized, GatewayProblems.InvalidApiKey);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(Session(other.Config, othersKey, "https://shop.example")), HttpStatusCode.OK);
+
+        // The subscription ends: no new session, and the open one is refused.
+        await Json.ReadAsync(await world.Buyer.Client.PostAsync($"/api/marketplace-resources/{world.Resource}/terminate/", null), HttpStatusCode.OK);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Session(world.Config, key, "https://shop.example")), HttpStatusCode.Forbidden, GatewayProblems.ResourceNotActive);
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(Ask(shop, "https://shop.example")), HttpStatusCode.Forbidden, GatewayProblems.ResourceNotActive);
+    }
+
+    [Fact]
     public async Task Preflight_AnswersOnlyAllowedOrigins()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
