@@ -16,7 +16,7 @@ namespace Cmp.Web.Features.Agents;
 /// <c>POST /api/v1/flows/</c> creates the flow, <c>POST /api/v1/run/{id}?stream=true</c> runs it with the buyer's own
 /// <c>session_id</c>, secrets travel as <c>X-LANGFLOW-GLOBAL-VAR-&lt;NAME&gt;</c> headers, and the stream is read as Langflow
 /// sends it: JSON objects separated by blank lines (<c>token</c> events, then <c>end</c>). The HTTP client has a timeout
-/// and a circuit breaker and never retries a run, which is not idempotent. The buyer's persona travels as the run's
+/// and a circuit breaker and never retries a run Langflow started, which is not idempotent (a 404 for a lost flow ran nothing and is sent again). The buyer's persona travels as the run's
 /// <c>tweaks</c> (<see cref="PersonaTweaks"/>): added to the system text of every model in the flow.
 /// </summary>
 public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory scopes, ILogger<RemoteLangflowRuntime> logger) : IAgentRuntime
