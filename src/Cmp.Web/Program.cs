@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Cmp.Flows.Cli;
 using Cmp.Web.Features.Accounts;
 using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Gateway;
 using Cmp.Web.Features.Widget;
 using Cmp.Web.Features.Orders;
@@ -62,10 +63,12 @@ services.AddAccounts();
 services.AddPlatform();
 services.AddAgents(configuration);
 services.AddOrders();
+services.AddBilling();
 services.AddGateway();
 services.AddRedis(configuration);
 services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
     .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
+    .AddGatewayAuthentication()
     .AddCmpOidc(configuration);
 services.AddAuthorization();
 
@@ -91,6 +94,7 @@ app.MapCatalogEndpoints();
 app.MapOrderEndpoints();
 app.MapAgentConfigEndpoints();
 app.MapGatewayEndpoints();
+app.MapBillingEndpoints();
 app.MapWidgetEndpoints();
 
 await app.Services.MigrateDatabaseAsync();

@@ -157,10 +157,10 @@ public sealed class WidgetBrowserTests(BrowserFixture fixture) : IClassFixture<B
         await Expect(dialog).ToBeHiddenAsync();
         await Expect(launcher).ToBeFocusedAsync();
 
-        // A reload keeps the conversation and its session.
+        // A reload keeps the conversation: the server's handle for it is kept and sent back with the next session.
         var stored = JsonDocument.Parse((await StoredAsync(page, widget.Id))!).RootElement;
-        var sessionId = stored.GetProperty("session_id").GetString();
-        Assert.False(string.IsNullOrEmpty(sessionId));
+        var conversation = stored.GetProperty("conversation").GetString();
+        Assert.False(string.IsNullOrEmpty(conversation));
         await page.ReloadAsync();
         await Launcher(page).ClickAsync();
         await Expect(Bubbles(dialog)).ToHaveCountAsync(3);
@@ -169,7 +169,7 @@ public sealed class WidgetBrowserTests(BrowserFixture fixture) : IClassFixture<B
         await AskAsync(page, "And boots?");
         await Expect(Bubbles(dialog)).ToHaveCountAsync(5);
         await Expect(Bubbles(dialog).Nth(4)).ToContainTextAsync("[dev] And boots?");
-        Assert.Equal(sessionId, JsonDocument.Parse((await StoredAsync(page, widget.Id))!).RootElement.GetProperty("session_id").GetString());
+        Assert.Equal(conversation, JsonDocument.Parse((await StoredAsync(page, widget.Id))!).RootElement.GetProperty("conversation").GetString());
 
         // Offline: a friendly message, and the text stays in the box.
         await tab.Context.SetOfflineAsync(true);

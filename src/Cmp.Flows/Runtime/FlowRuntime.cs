@@ -43,7 +43,7 @@ public sealed class FlowRuntime(FlowRuntimeOptions options)
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(budget);
         var run = new RunState(this, graph, plan, request, null, timeout.Token);
-        var output = await WithBudgetAsync(ExecuteAsync(run), budget, timeout, ct);
+        var output = await WithBudgetAsync(run, ExecuteAsync(run), budget, timeout, ct);
         return Result(run, plan, request, output);
     }
 
@@ -62,7 +62,7 @@ public sealed class FlowRuntime(FlowRuntimeOptions options)
         {
             yield return new FlowTokenEvent(chunk);
         }
-        var output = await WithBudgetAsync(work, budget, timeout, ct);
+        var output = await WithBudgetAsync(run, work, budget, timeout, ct);
         if (!run.Streamed && output.Length > 0)
         {
             yield return new FlowTokenEvent(output);
@@ -88,7 +88,8 @@ public sealed class FlowRuntime(FlowRuntimeOptions options)
         }
     }
 
-    private static async Task<string> WithBudgetAsync(Task<string> work, TimeSpan budget, CancellationTokenSource timeout, CancellationToken ct)
+    /// <summary>Awaits the run; a failure leaves with the tokens the run had used (<see cref="FlowRunException.Usage"/>).</summary>
+    private static async Task<string> WithBudgetAsync(RunState run, Task<string> work, TimeSpan budget, CancellationTokenSource timeout, CancellationToken ct)
     {
         try
         {
@@ -96,7 +97,12 @@ public sealed class FlowRuntime(FlowRuntimeOptions options)
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && timeout.IsCancellationRequested)
         {
-            throw new FlowRunException(null, null, $"The run exceeded its time budget of {budget.TotalSeconds:0.###} s and was stopped.");
+            throw new FlowRunException(null, null, $"The run exceeded its time budget of {budget.TotalSeconds:0.###} s and was stopped.")
+                .WithUsage(run.Usage, run.ReachedModel);
+        }
+        catch (FlowRunException ex)
+        {
+            throw ex.WithUsage(run.Usage, run.ReachedModel);
         }
     }
 

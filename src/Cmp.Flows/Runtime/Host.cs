@@ -117,4 +117,22 @@ public sealed class FlowRunException(string? nodeId, string? component, string m
     public string? NodeId { get; } = nodeId;
     public string? Component { get; } = component;
     public string Reason { get; } = message;
+
+    /// <summary>
+    /// The tokens the run really used before it failed (what was sent to models and what they generated), so a host
+    /// meters a failed run by what it cost. <see cref="TokenUsage.Zero"/> with <see cref="ReachedModel"/> false: no
+    /// model was called, nothing to meter.
+    /// </summary>
+    public TokenUsage Usage { get; private set; } = TokenUsage.Zero;
+
+    /// <summary>Whether any model call was made before the failure.</summary>
+    public bool ReachedModel { get; private set; }
+
+    /// <summary>Records what the failed run had used; the runtime calls it on the way out.</summary>
+    public FlowRunException WithUsage(TokenUsage usage, bool reachedModel)
+    {
+        Usage = usage;
+        ReachedModel = reachedModel;
+        return this;
+    }
 }

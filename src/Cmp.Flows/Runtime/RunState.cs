@@ -13,6 +13,7 @@ internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan pl
     private readonly List<NodeTiming> _timings = [];
     private TokenUsage _usage = TokenUsage.Zero;
     private int _streamed;
+    private int _reachedModel;
 
     public FlowRuntime Runtime { get; } = runtime;
     public FlowGraph Graph { get; } = graph;
@@ -22,6 +23,9 @@ internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan pl
     public Stopwatch Clock { get; } = Stopwatch.StartNew();
 
     public bool Streamed => Volatile.Read(ref _streamed) == 1;
+
+    /// <summary>Whether a model was called (then a failure still cost tokens and is metered).</summary>
+    public bool ReachedModel => Volatile.Read(ref _reachedModel) == 1;
 
     public TokenUsage Usage
     {
@@ -87,11 +91,12 @@ internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan pl
         {
             client = new FunctionInvokingChatClient(client) { MaximumIterationsPerRequest = Math.Max(1, maxToolIterations) };
         }
+        Volatile.Write(ref _reachedModel, 1);
+        var text = new System.Text.StringBuilder();
         try
         {
             if (tokens is not null && Plan.StreamingNodeId == ctx.Node.Id)
             {
-                var text = new System.Text.StringBuilder();
                 UsageDetails? usage = null;
                 await foreach (var update in client.GetStreamingResponseAsync(messages, options, Ct))
                 {
@@ -115,8 +120,14 @@ internal sealed class RunState(FlowRuntime runtime, FlowGraph graph, FlowPlan pl
             AddUsage(ToUsage(response.Usage, messages, response.Text));
             return response.Text;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not FlowRunException)
+        catch (Exception ex)
         {
+            // What was sent and what came back before the failure was really used: it is metered.
+            AddUsage(ToUsage(null, messages, text.ToString()));
+            if (ex is OperationCanceledException or FlowRunException)
+            {
+                throw;
+            }
             throw ctx.Fail($"The model call to {spec.Provider} '{spec.Model}' failed: {ex.Message}", ex);
         }
     }

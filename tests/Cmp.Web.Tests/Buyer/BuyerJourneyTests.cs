@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Features.Gateway;
 using Cmp.Web.Infrastructure.Http;
@@ -167,8 +167,8 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
         var configId = Guid.ParseExact(world.Config, "N");
         var first = await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "daily-1")), HttpStatusCode.OK);
         // Within the window the stored answer comes back (above); a day and a bit later the key is free again.
-        await factory.WithDbAsync(db => db.UsageRecords.Where(u => u.ConfigId == configId)
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.CreatedAt, DateTime.UtcNow.AddHours(-24.5))));
+        await factory.WithDbAsync(db => db.IdempotencyRecords.Where(r => r.IdempotencyKey == "daily-1")
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.CreatedAt, DateTime.UtcNow.AddHours(-24.5))));
         var later = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Book a table" }, "daily-1"));
         var fresh = await Json.ReadAsync(later, HttpStatusCode.OK);
         Assert.False(later.Headers.Contains("Idempotent-Replayed"));
@@ -179,7 +179,7 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
         Assert.Equal(fresh.ToJsonString(), (await Json.ReadAsync(replay, HttpStatusCode.OK)).ToJsonString());
         Assert.Equal("true", replay.Headers.GetValues("Idempotent-Replayed").Single());
         Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
-        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "daily-1")));
+        Assert.Equal(1, await factory.WithDbAsync(db => db.IdempotencyRecords.CountAsync(r => r.IdempotencyKey == "daily-1")));
     }
 
     [Fact]
@@ -217,47 +217,57 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
     }
 
     [Fact]
-    public async Task ConcurrentCalls_AreEachStoredOnce_AndSameKeyRacesAnswerTheWinnersAnswer()
+    public async Task ConcurrentCalls_AreEachStoredOnce_AndSameKeyRacesRunOnce()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
         var key = await world.KeyAsync();
         var client = _api.Anonymous();
-        // Sent together, so the writer commits several in one transaction; the duplicates spoil a batch and are sorted out one by one.
+        // Sent together, so the writer commits several in one transaction; the same Idempotency-Key runs once: the others are told it is in progress, or get its answer.
         var racing = Enumerable.Range(0, 6).Select(_ => client.SendAsync(BuyerWorld.Invoke(key, new { input = "Same order", session_id = "race" }, "race-key")));
         var distinct = Enumerable.Range(0, 6).Select(i => client.SendAsync(BuyerWorld.Invoke(key, new { input = $"Order {i}", session_id = $"s{i}" })));
         var answers = await Task.WhenAll(racing.Concat(distinct));
+        var raced = new List<JsonObject>();
+        foreach (var answer in answers.Take(6))
+        {
+            if (answer.StatusCode == HttpStatusCode.Conflict)
+            {
+                await Json.ProblemAsync(answer, HttpStatusCode.Conflict, GatewayProblems.IdempotencyInProgress);
+                continue;
+            }
+            raced.Add(await Json.ReadAsync(answer, HttpStatusCode.OK));
+        }
+        Assert.NotEmpty(raced);
+        Assert.Single(raced.Select(b => b["request_id"]!.GetValue<string>()).Distinct());
         var bodies = new List<JsonObject>();
-        foreach (var answer in answers)
+        foreach (var answer in answers.Skip(6))
         {
             bodies.Add(await Json.ReadAsync(answer, HttpStatusCode.OK));
         }
-        Assert.Single(bodies.Take(6).Select(b => b["request_id"]!.GetValue<string>()).Distinct());
-        Assert.Equal(6, bodies.Skip(6).Select(b => b["request_id"]!.GetValue<string>()).Distinct().Count());
+        Assert.Equal(6, bodies.Select(b => b["request_id"]!.GetValue<string>()).Distinct().Count());
 
         var configId = Guid.ParseExact(world.Config, "N");
         Assert.Equal(7, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
-        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "race-key")));
         Assert.Equal(2, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config && m.SessionId == "race")));
         Assert.Equal(14, await factory.WithDbAsync(db => db.ConversationMessages.CountAsync(m => m.Scope == "config:" + world.Config)));
     }
 
     [Fact]
-    public async Task ABatchWithADuplicateIdempotencyKey_StoresEveryOtherTurnOnce_AndNothingOfTheDuplicate()
+    public async Task ABatchWithABadTurn_StoresEveryOtherTurnOnce_AndNothingOfTheBadOne()
     {
         var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
         var key = await world.KeyAsync();
-        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "first", session_id = "batch" }, "taken")), HttpStatusCode.OK);
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "first", session_id = "batch" })), HttpStatusCode.OK);
         var configId = Guid.ParseExact(world.Config, "N");
         var resourceId = Guid.ParseExact(world.Resource, "N");
-        MeteredTurn Turn(string text, string? idempotencyKey) => new(
-            new UsageRecord { ConfigId = configId, ResourceId = resourceId, SessionId = "batch", RequestId = Guid.NewGuid().ToString("N"), Status = "ok", IdempotencyKey = idempotencyKey, Response = idempotencyKey is null ? null : "{}" },
+        var taken = await factory.WithDbAsync(db => db.UsageRecords.Where(u => u.ConfigId == configId).Select(u => u.Id).SingleAsync());
+        MeteredTurn Turn(string text, Guid? id) => new(
+            new UsageRecord { Id = id ?? Guid.CreateVersion7(), ConfigId = configId, ResourceId = resourceId, SessionId = "batch", RequestId = Guid.NewGuid().ToString("N"), Status = UsageStatus.Completed },
             [new ConversationMessage { Scope = "config:" + world.Config, SessionId = "batch", Sender = "User", Text = text }]);
 
-        // One transaction for the three fails on the duplicate; each is then written alone: two stored, one refused.
-        var stored = await factory.Services.GetRequiredService<TurnWriter>().WriteTogetherAsync([Turn("a", null), Turn("b", "taken"), Turn("c", "fresh")]);
+        // One transaction for the three fails on the duplicate id; each is then written alone: two stored, one refused.
+        var stored = await factory.Services.GetRequiredService<TurnWriter>().WriteTogetherAsync([Turn("a", null), Turn("b", taken), Turn("c", null)]);
         Assert.Equal([true, false, true], stored);
         Assert.Equal(3, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId)));
-        Assert.Equal(1, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.IdempotencyKey == "taken")));
         var texts = await factory.WithDbAsync(db => db.ConversationMessages.Where(m => m.Scope == "config:" + world.Config && m.Sender == "User").Select(m => m.Text).ToListAsync());
         Assert.Equal(["a", "c", "first"], texts.Order().ToArray());
     }
@@ -283,25 +293,31 @@ public sealed class BuyerJourneyTests(CmpFactory factory) : IClassFixture<CmpFac
             InputTokens = 12,
             OutputTokens = 34_000_000_000,
             LatencyMs = 56,
-            Status = "ok",
-            IdempotencyKey = "idem-é",
-            Response = "{\"output\":\"Grüße 👋\"}",
+            Status = UsageStatus.ClientClosed,
+            PlanId = Guid.CreateVersion7(),
+            Widget = true,
             CreatedAt = at,
         };
+        // The turn completes a reserved Idempotency-Key in the same transaction.
+        var reserved = Assert.IsType<IdempotencyOutcome.Reserved>(await factory.WithDbAsync(db =>
+            factory.Services.GetRequiredService<IdempotencyStore>().ReserveAsync(db, "key:round-trip", "idem-é", "f", CancellationToken.None)));
+        var answerJson = "{\"output\":\"Grüße 👋\"}";
         var message = new ConversationMessage { Scope = "config:" + world.Config, SessionId = "round-trip", Sender = "Machine", SenderName = "AI", Text = "Grüße 👋\nline two", CreatedAt = at };
-        var bare = new UsageRecord { ConfigId = configId, ResourceId = resourceId, SessionId = "round-trip", RequestId = "req-2", Status = "error", CreatedAt = at.AddSeconds(1) };
-        var stored = await factory.Services.GetRequiredService<TurnWriter>().WriteTogetherAsync([new(usage, [message]), new(bare, [])]);
+        var bare = new UsageRecord { ConfigId = configId, ResourceId = resourceId, SessionId = "round-trip", RequestId = "req-2", Status = UsageStatus.Failed, CreatedAt = at.AddSeconds(1) };
+        var stored = await factory.Services.GetRequiredService<TurnWriter>().WriteTogetherAsync([new(usage, [message], new IdempotencyCompletion(reserved.RecordId, answerJson)), new(bare, [])]);
         Assert.Equal([true, true], stored);
 
         var read = await factory.WithDbAsync(db => db.UsageRecords.AsNoTracking().SingleAsync(u => u.Id == usage.Id));
         Assert.Equal((usage.ConfigId, usage.ResourceId, usage.ApiKeyId, usage.SessionId, usage.RequestId), (read.ConfigId, read.ResourceId, read.ApiKeyId, read.SessionId, read.RequestId));
-        Assert.Equal((12L, 34_000_000_000L, 56L, "ok", "idem-é", usage.Response), (read.InputTokens, read.OutputTokens, read.LatencyMs, read.Status, read.IdempotencyKey, read.Response));
+        Assert.Equal((12L, 34_000_000_000L, 56L, UsageStatus.ClientClosed, usage.PlanId, true), (read.InputTokens, read.OutputTokens, read.LatencyMs, read.Status, read.PlanId, read.Widget));
+        var completed = await factory.WithDbAsync(db => db.IdempotencyRecords.AsNoTracking().SingleAsync(r => r.Id == reserved.RecordId));
+        Assert.Equal((IdempotencyState.Completed, answerJson, "idem-é"), (completed.State, completed.Response, completed.IdempotencyKey));
         Assert.Equal(at, read.CreatedAt);
         Assert.Equal(DateTimeKind.Utc, read.CreatedAt.Kind);
         var readBare = await factory.WithDbAsync(db => db.UsageRecords.AsNoTracking().SingleAsync(u => u.Id == bare.Id));
         Assert.Null(readBare.ApiKeyId);
-        Assert.Null(readBare.IdempotencyKey);
-        Assert.Null(readBare.Response);
+        Assert.Null(readBare.PlanId);
+        Assert.Equal(UsageStatus.Failed, readBare.Status);
 
         // Queries that compare in the database (dates, ids) find the rows, as the usage report and memory do.
         Assert.Equal(2, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId && u.CreatedAt >= at && u.CreatedAt < at.AddMinutes(1))));

@@ -185,7 +185,7 @@ public sealed class TightGatewayFactory : CmpFactory
 public sealed class GatewayRateLimitTests(TightGatewayFactory factory) : IClassFixture<TightGatewayFactory>
 {
     [Fact]
-    public async Task PerKeyRateLimit_Is429WithRetryAfterAndRateLimitHeaders_OtherKeysUnaffected()
+    public async Task RateLimit_Is429WithRetryAfterAndRateLimitHeaders_AndAnotherKeyOfTheSameResourceSharesIt()
     {
         var api = new Api(factory);
         var world = await BuyerWorld.CreateAsync(api, "Basic Prompting");
@@ -206,10 +206,14 @@ public sealed class GatewayRateLimitTests(TightGatewayFactory factory) : IClassF
         await Json.ProblemAsync(limited, HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
         Assert.NotNull(limited.Headers.RetryAfter);
         Assert.Equal("0", limited.Headers.GetValues("RateLimit-Remaining").Single());
+        // A second key of the same resource draws on the resource's bucket too: more keys never mean more calls.
         var other = await world.KeyAsync("secret", "second");
-        await Json.ReadAsync(await api.Anonymous().SendAsync(BuyerWorld.Invoke(other, new { input = "fresh bucket" })), HttpStatusCode.OK);
+        await Json.ProblemAsync(await api.Anonymous().SendAsync(BuyerWorld.Invoke(other, new { input = "same resource" })), HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
+        // Another buyer's resource has its own.
+        var elsewhere = await BuyerWorld.CreateAsync(api, "Basic Prompting");
+        await Json.ReadAsync(await api.Anonymous().SendAsync(BuyerWorld.Invoke(await elsewhere.KeyAsync(), new { input = "fresh bucket" })), HttpStatusCode.OK);
         var configId = Guid.ParseExact(world.Config, "N");
-        Assert.Equal(4, await factory.WithDbAsync(db => Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.UsageRecords, u => u.ConfigId == configId)));
+        Assert.Equal(3, await factory.WithDbAsync(db => Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.UsageRecords, u => u.ConfigId == configId)));
     }
 
     [Fact]

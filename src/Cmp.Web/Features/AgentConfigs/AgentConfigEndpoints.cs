@@ -39,14 +39,10 @@ public static partial class AgentConfigEndpoints
         return app;
     }
 
-    internal static IQueryable<CustomerAgentConfig> Visible(CmpDbContext db, Access access)
-    {
-        var customers = access.VisibleCustomers().Select(c => c.Id);
-        return access.IsStaff ? db.AgentConfigs : db.AgentConfigs.Where(c => customers.Contains(c.CustomerId));
-    }
+    internal static IQueryable<CustomerAgentConfig> Visible(CmpDbContext db, Access access) => AgentConfigQueries.Visible(db, access);
 
-    internal static async Task<CustomerAgentConfig?> FindAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct) =>
-        Refs.TryParse(uuid, out var id) ? await Visible(db, access).Include(c => c.Resource).FirstOrDefaultAsync(c => c.Id == id, ct) : null;
+    internal static Task<CustomerAgentConfig?> FindAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct) =>
+        AgentConfigQueries.FindAsync(uuid, db, access, ct);
 
     internal static async Task<bool> CanManageAsync(CustomerAgentConfig config, Access access, CancellationToken ct) =>
         await access.HasProjectPermissionAsync(config.Resource.ProjectId, Permission.UpdateProject, ct);

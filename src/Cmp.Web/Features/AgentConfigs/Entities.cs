@@ -50,25 +50,8 @@ public sealed class ApiKey : Entity
     public Guid CreatedById { get; set; }
 }
 
-/// <summary>One accepted invocation, written in the same transaction as the conversation turn.</summary>
-public sealed class UsageRecord : Entity
-{
-    public Guid ConfigId { get; set; }
-    public Guid ResourceId { get; set; }
-    public Guid? ApiKeyId { get; set; }
-    public required string SessionId { get; set; }
-    public required string RequestId { get; set; }
-    public long InputTokens { get; set; }
-    public long OutputTokens { get; set; }
-    public long LatencyMs { get; set; }
-    public required string Status { get; set; }
-    /// <summary>The client's Idempotency-Key; a retry within 24 h gets <see cref="Response"/> again and is not counted.</summary>
-    public string? IdempotencyKey { get; set; }
-    public string? Response { get; set; }
-}
-
 internal sealed class AgentConfigConfigurations :
-    IEntityTypeConfiguration<CustomerAgentConfig>, IEntityTypeConfiguration<ApiKey>, IEntityTypeConfiguration<UsageRecord>
+    IEntityTypeConfiguration<CustomerAgentConfig>, IEntityTypeConfiguration<ApiKey>
 {
     public void Configure(EntityTypeBuilder<CustomerAgentConfig> b)
     {
@@ -96,17 +79,5 @@ internal sealed class AgentConfigConfigurations :
         b.HasIndex(k => k.Hash).IsUnique();
         b.HasIndex(k => k.ConfigId);
         b.HasOne(k => k.Config).WithMany().OnDelete(DeleteBehavior.Cascade);
-    }
-
-    public void Configure(EntityTypeBuilder<UsageRecord> b)
-    {
-        b.Property(u => u.SessionId).HasMaxLength(200);
-        b.Property(u => u.RequestId).HasMaxLength(40);
-        b.Property(u => u.Status).HasMaxLength(20);
-        b.Property(u => u.IdempotencyKey).HasMaxLength(200);
-        b.HasIndex(u => new { u.ConfigId, u.CreatedAt });
-        b.HasIndex(u => new { u.ResourceId, u.CreatedAt });
-        b.HasIndex(u => new { u.ConfigId, u.IdempotencyKey }).IsUnique();
-        b.HasOne<CustomerAgentConfig>().WithMany().HasForeignKey(u => u.ConfigId).OnDelete(DeleteBehavior.Cascade);
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Cmp.Flows.Runtime;
 using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Caching.Memory;
@@ -11,9 +12,6 @@ namespace Cmp.Web.Features.Gateway;
 
 /// <summary>The flow version a resource is pinned to: its JSON and its flow on a remote runtime, if any.</summary>
 public sealed record PinnedFlow(string Json, string? RemoteFlowId);
-
-/// <summary>A plan's LIMIT component: at most <see cref="Amount"/> of <see cref="Unit"/> a month.</summary>
-public sealed record PlanLimit(long Amount, string Unit);
 
 /// <summary>
 /// What the gateway reads on every call and what rarely changes: a key with its config, resource, agent and plan,
@@ -161,9 +159,8 @@ public sealed class GatewayDirectory : IDisposable
     public async Task<PlanLimit?> LimitAsync(CmpDbContext db, Guid planId, CancellationToken ct) =>
         (await GetAsync(db, "limit:" + planId.ToString("N"), ct, async (d, token) =>
         {
-            var limit = await d.PlanComponents.AsNoTracking().Where(c => c.PlanId == planId && c.BillingType == BillingType.Limit)
-                .Select(c => new { c.LimitAmount, c.MeasuredUnit }).FirstOrDefaultAsync(token);
-            return new Box<PlanLimit>(limit?.LimitAmount is { } amount ? new PlanLimit(amount, limit.MeasuredUnit) : null);
+            var limit = await d.PlanComponents.AsNoTracking().Where(c => c.PlanId == planId && c.BillingType == BillingType.Limit).FirstOrDefaultAsync(token);
+            return new Box<PlanLimit>(PlanLimit.Of(limit));
         }, _ => 0)).Value;
 
     /// <summary>A flow version's JSON (never changes once imported) and its flow on a remote runtime, if any.</summary>

@@ -1,5 +1,5 @@
 using System.Data.Common;
-using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
@@ -34,8 +34,10 @@ internal sealed class TurnStore : IAsyncDisposable
     private readonly bool _sqlite;
     private readonly Insert _usage;
     private readonly Insert _message;
+    private readonly Insert _completion;
     private readonly DbCommand _usageCommand;
     private readonly DbCommand _messageCommand;
+    private readonly DbCommand _completionCommand;
     private readonly SqliteWriteGate _gate;
 
     private TurnStore(AsyncServiceScope scope, CmpDbContext db)
@@ -46,14 +48,16 @@ internal sealed class TurnStore : IAsyncDisposable
         _sqlite = db.Database.IsSqlite();
         _gate = scope.ServiceProvider.GetRequiredService<SqliteWriteGate>();
         var watched = WriteWatchInterceptor.WatchedEntities;
-        if (watched.Contains(typeof(UsageRecord)) || watched.Contains(typeof(ConversationMessage)))
+        if (watched.Contains(typeof(UsageRecord)) || watched.Contains(typeof(ConversationMessage)) || watched.Contains(typeof(IdempotencyRecord)))
         {
             throw new InvalidOperationException("Turns are written around EF's interceptors, so their tables must not be watched.");
         }
         _usage = Build(db, typeof(UsageRecord), _sqlite);
         _message = Build(db, typeof(ConversationMessage), _sqlite);
+        _completion = BuildCompletion(db, _sqlite);
         _usageCommand = Command(_usage.Sql);
         _messageCommand = Command(_message.Sql);
+        _completionCommand = Command(_completion.Sql);
     }
 
     /// <summary>Opens the connection (through EF, so the connection settings apply) and prepares the statements.</summary>
@@ -96,6 +100,34 @@ internal sealed class TurnStore : IAsyncDisposable
         var values = string.Join(", ", columns.Select((c, i) => sqlite ? c.Parameter : "$" + (i + 1)));
         return new Insert($"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ({names}) VALUES ({values})", columns);
     }
+
+    /// <summary>
+    /// <c>UPDATE idempotency_records SET state = …, response = … WHERE id = …</c>: a reserved Idempotency-Key is
+    /// completed with its answer in the transaction that meters the call. Bound from an <see cref="IdempotencyRecord"/>
+    /// holding the new values.
+    /// </summary>
+    private static Insert BuildCompletion(CmpDbContext db, bool sqlite)
+    {
+        var entity = db.Model.FindEntityType(typeof(IdempotencyRecord))!;
+        var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var properties = new[] { nameof(IdempotencyRecord.State), nameof(IdempotencyRecord.Response), nameof(IdempotencyRecord.Id) }
+            .Select(n => entity.FindProperty(n)!).ToArray();
+        var columns = properties.Select((p, i) => new Column(p, p.GetGetter(), (RelationalTypeMapping)p.GetRelationalTypeMapping(), sqlite ? "@p" + i : "")).ToArray();
+        string Name(int i) => sql.DelimitIdentifier(properties[i].GetColumnName(table)!);
+        string Value(int i) => sqlite ? columns[i].Parameter : "$" + (i + 1);
+        return new Insert($"UPDATE {sql.DelimitIdentifier(table.Name, table.Schema)} SET {Name(0)} = {Value(0)}, {Name(1)} = {Value(1)} WHERE {Name(2)} = {Value(2)}", columns);
+    }
+
+    private static IdempotencyRecord Completed(IdempotencyCompletion completion) => new()
+    {
+        Id = completion.RecordId,
+        Scope = "",
+        IdempotencyKey = "",
+        Fingerprint = "",
+        State = IdempotencyState.Completed,
+        Response = completion.Response,
+    };
 
     /// <summary>Adds the entity's values to a parameter collection, converted and typed as EF would.</summary>
     private static void Bind(DbCommand factory, DbParameterCollection parameters, Insert insert, object entity)
@@ -141,6 +173,12 @@ internal sealed class TurnStore : IAsyncDisposable
                 Bind(_messageCommand, _messageCommand.Parameters, _message, message);
                 await _messageCommand.ExecuteNonQueryAsync(CancellationToken.None);
             }
+            if (turn.Completion is { } completion)
+            {
+                _completionCommand.Transaction = transaction;
+                Bind(_completionCommand, _completionCommand.Parameters, _completion, Completed(completion));
+                await _completionCommand.ExecuteNonQueryAsync(CancellationToken.None);
+            }
         }
         await transaction.CommitAsync(CancellationToken.None);
     }
@@ -157,7 +195,11 @@ internal sealed class TurnStore : IAsyncDisposable
             {
                 batch.BatchCommands.Add(BatchCommand(_message, message));
             }
-            rows += 1 + turn.Messages.Count;
+            if (turn.Completion is { } completion)
+            {
+                batch.BatchCommands.Add(BatchCommand(_completion, Completed(completion)));
+            }
+            rows += 2 + turn.Messages.Count;
         }
         if (rows <= OneMessageRows)
         {
@@ -182,6 +224,7 @@ internal sealed class TurnStore : IAsyncDisposable
     {
         await _usageCommand.DisposeAsync();
         await _messageCommand.DisposeAsync();
+        await _completionCommand.DisposeAsync();
         await _db.Database.CloseConnectionAsync();
         await _scope.DisposeAsync();
     }

@@ -1,13 +1,16 @@
 using System.Threading.Channels;
-using Cmp.Web.Features.AgentConfigs;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Agents;
 using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Gateway;
 
-/// <summary>One answered call to store: its usage record and the conversation messages of the turn.</summary>
-public sealed record MeteredTurn(UsageRecord Usage, IReadOnlyList<ConversationMessage> Messages);
+/// <summary>An Idempotency-Key reservation to complete with the answer, in the transaction that meters the call.</summary>
+public sealed record IdempotencyCompletion(Guid RecordId, string Response);
+
+/// <summary>One metered run to store: its usage record, the conversation messages of the turn, and its Idempotency-Key's answer.</summary>
+public sealed record MeteredTurn(UsageRecord Usage, IReadOnlyList<ConversationMessage> Messages, IdempotencyCompletion? Completion = null);
 
 /// <summary>
 /// Writes metered turns with group commit. Each call hands its turn (usage record and messages) to one writer and
@@ -22,17 +25,14 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
     /// <summary>The most turns one transaction takes.</summary>
     public const int MaxBatch = 256;
 
-    private sealed record Pending(MeteredTurn Turn, TaskCompletionSource<bool> Done);
+    private sealed record Pending(MeteredTurn Turn, TaskCompletionSource Done);
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions());
 
-    /// <summary>
-    /// Stores the turn; true once it is committed, false when its Idempotency-Key was already stored (another
-    /// request with the same key won), in which case nothing of this turn is stored.
-    /// </summary>
-    public Task<bool> WriteAsync(MeteredTurn turn)
+    /// <summary>Stores the turn; completes once it is committed (the usage record, the messages and the Idempotency-Key's answer together).</summary>
+    public Task WriteAsync(MeteredTurn turn)
     {
-        var pending = new Pending(turn, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(turn, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
         {
             throw new InvalidOperationException("The server is stopping; the call was not stored.");
@@ -84,15 +84,15 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
         }
     }
 
-    /// <summary>Writes these turns as one batch, as the writer would have taken them together (for tests).</summary>
+    /// <summary>Writes these turns as one batch, as the writer would have taken them together (for tests); true for each turn stored.</summary>
     internal async Task<bool[]> WriteTogetherAsync(IReadOnlyList<MeteredTurn> turns)
     {
-        var batch = turns.Select(t => new Pending(t, new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously))).ToList();
+        var batch = turns.Select(t => new Pending(t, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))).ToList();
         await using (var slot = new Slot())
         {
             await WriteBatchAsync(slot, batch);
         }
-        return await Task.WhenAll(batch.Select(p => p.Done.Task));
+        return batch.Select(p => p.Done.Task.IsCompletedSuccessfully).ToArray();
     }
 
     private async Task WriteBatchAsync(Slot slot, List<Pending> batch)
@@ -100,17 +100,17 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
         try
         {
             await SaveAsync(slot, batch.ConvertAll(p => p.Turn));
-            batch.ForEach(p => p.Done.TrySetResult(true));
+            batch.ForEach(p => p.Done.TrySetResult());
             return;
         }
         catch (Exception ex) when (batch.Count > 1)
         {
-            // One turn spoiled the batch (most likely a duplicate Idempotency-Key): write each alone to find it.
+            // One turn spoiled the batch: write each alone, so the others are stored and only that one fails.
             logger.LogDebug(ex, "A batch of {Count} turns failed; writing them one by one.", batch.Count);
         }
         catch (Exception ex)
         {
-            Fail(batch[0], ex);
+            batch[0].Done.TrySetException(ex);
             return;
         }
         foreach (var pending in batch)
@@ -118,24 +118,12 @@ public sealed class TurnWriter(IServiceScopeFactory scopes, IConfiguration confi
             try
             {
                 await SaveAsync(slot, [pending.Turn]);
-                pending.Done.TrySetResult(true);
+                pending.Done.TrySetResult();
             }
             catch (Exception ex)
             {
-                Fail(pending, ex);
+                pending.Done.TrySetException(ex);
             }
-        }
-    }
-
-    private static void Fail(Pending pending, Exception ex)
-    {
-        if (DbErrors.IsUniqueViolation(ex) && pending.Turn.Usage.IdempotencyKey is not null)
-        {
-            pending.Done.TrySetResult(false);
-        }
-        else
-        {
-            pending.Done.TrySetException(ex);
         }
     }
 

@@ -1,5 +1,6 @@
 using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Infrastructure.Email;
 using Cmp.Web.Infrastructure.Http;
@@ -276,6 +277,7 @@ public static class OrderEndpoints
                 ActivatedAt = now,
             };
             db.Resources.Add(resource);
+            PlanPeriods.Open(db, resource.Id, resource.PlanId, now);
             db.AgentConfigs.Add(new CustomerAgentConfig { ResourceId = resource.Id, CustomerId = order.CustomerId, AgentName = order.Agent.Name.Length > 80 ? order.Agent.Name[..80] : order.Agent.Name });
             await db.SaveChangesAsync(ct);
             var moved = await db.Orders.Where(o => o.Id == order.Id && o.State == OrderState.Executing)
@@ -462,11 +464,16 @@ public static class OrderEndpoints
             return Problems.Forbidden("Terminating needs a managing role in the resource's project or organization.");
         }
         var now = DateTime.UtcNow;
-        var moved = await db.Resources.Where(r => r.Id == row.Resource.Id && r.State == ResourceState.Ok)
-            .ExecuteUpdateAsync(s => s.SetProperty(r => r.State, ResourceState.Terminated).SetProperty(r => r.TerminatedAt, now).SetProperty(r => r.Version, Guid.NewGuid()), ct);
-        if (moved != 1)
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
-            return Problems.Conflict($"The resource is {row.Resource.State.Screaming()}; only an OK resource can be terminated.", ProblemTypes.InvalidTransition);
+            var moved = await db.Resources.Where(r => r.Id == row.Resource.Id && r.State == ResourceState.Ok)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.State, ResourceState.Terminated).SetProperty(r => r.TerminatedAt, now).SetProperty(r => r.Version, Guid.NewGuid()), ct);
+            if (moved != 1)
+            {
+                return Problems.Conflict($"The resource is {row.Resource.State.Screaming()}; only an OK resource can be terminated.", ProblemTypes.InvalidTransition);
+            }
+            await PlanPeriods.CloseAsync(db, row.Resource.Id, now, ct);
+            await tx.CommitAsync(ct);
         }
         return TypedResults.Ok(ToDto((await FindResourceAsync(uuid, db, access, ct))!, ctx));
     }
@@ -489,11 +496,24 @@ public static class OrderEndpoints
         {
             return Problems.Validation("plan", "No active plan with this uuid belongs to the resource's offering.");
         }
-        var moved = await db.Resources.Where(r => r.Id == row.Resource.Id && r.State == ResourceState.Ok)
-            .ExecuteUpdateAsync(s => s.SetProperty(r => r.PlanId, plan.Id).SetProperty(r => r.Version, Guid.NewGuid()), ct);
-        if (moved != 1)
+        if (plan.Id == row.Resource.PlanId)
         {
-            return Problems.Conflict("Only an OK resource can switch plans.", ProblemTypes.InvalidTransition);
+            return Problems.Conflict("The resource is already on this plan.", ProblemTypes.InvalidTransition);
+        }
+        var now = DateTime.UtcNow;
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            // Guarded on the plan it was on too: of two concurrent switches one wins, and the periods stay one chain.
+            var moved = await db.Resources.Where(r => r.Id == row.Resource.Id && r.State == ResourceState.Ok && r.PlanId == row.Resource.PlanId)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.PlanId, plan.Id).SetProperty(r => r.Version, Guid.NewGuid()), ct);
+            if (moved != 1)
+            {
+                return Problems.Conflict("Only an OK resource can switch plans, and its plan changed meanwhile.", ProblemTypes.InvalidTransition);
+            }
+            await PlanPeriods.CloseAsync(db, row.Resource.Id, now, ct);
+            PlanPeriods.Open(db, row.Resource.Id, plan.Id, now);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
         }
         return TypedResults.Ok(ToDto((await FindResourceAsync(uuid, db, access, ct))!, ctx));
     }

@@ -1,6 +1,8 @@
 using Cmp.Web.Features.Accounts;
 using Cmp.Web.Features.AgentConfigs;
 using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Billing;
+using Cmp.Web.Features.Gateway;
 using Cmp.Web.Features.Orders;
 using Cmp.Web.Features.Providers;
 using Cmp.Web.Features.Organizations;
@@ -41,6 +43,9 @@ public abstract class CmpDbContext(DbContextOptions options) : DbContext(options
     public DbSet<CustomerAgentConfig> AgentConfigs => Set<CustomerAgentConfig>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<UsageRecord> UsageRecords => Set<UsageRecord>();
+    public DbSet<CapCounter> CapCounters => Set<CapCounter>();
+    public DbSet<PlanPeriod> PlanPeriods => Set<PlanPeriod>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)

@@ -109,4 +109,22 @@ public sealed class SqliteWriteGate
     public Task WaitAsync(CancellationToken ct = default) => _gate.WaitAsync(ct);
 
     public void Release() => _gate.Release();
+
+    /// <summary>Runs a write; on SQLite it first waits for this process's other writers here, in memory, rather than in SQLite's busy handler.</summary>
+    public async Task<int> WriteAsync(CmpDbContext db, Func<Task<int>> write)
+    {
+        if (!db.Database.IsSqlite())
+        {
+            return await write();
+        }
+        await _gate.WaitAsync();
+        try
+        {
+            return await write();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 }

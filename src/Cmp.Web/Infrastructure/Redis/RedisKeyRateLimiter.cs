@@ -15,27 +15,39 @@ namespace Cmp.Web.Infrastructure.Redis;
 public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, RedisNames names, KeyRateLimiter local, ILogger<RedisKeyRateLimiter> logger)
     : IKeyRateLimiter
 {
+    /// <summary>KEYS: the buckets; ARGV: their rates a minute. Takes a token from every bucket only when each has one.</summary>
     private const string Script = """
         redis.replicate_commands()
-        local cap = tonumber(ARGV[1])
         local clock = redis.call('TIME')
         local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-        local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-        local tokens = tonumber(state[1])
-        local at = tonumber(state[2])
-        if tokens == nil or at == nil then
-          tokens = cap
-        else
-          tokens = math.min(cap, tokens + math.max(0, now - at) * cap / 60000)
+        local tokens = {}
+        local allowed = 1
+        for i, key in ipairs(KEYS) do
+          local cap = tonumber(ARGV[i])
+          local state = redis.call('HMGET', key, 'tokens', 'at')
+          local t = tonumber(state[1])
+          local at = tonumber(state[2])
+          if t == nil or at == nil then
+            t = cap
+          else
+            t = math.min(cap, t + math.max(0, now - at) * cap / 60000)
+          end
+          if t < 1 - 1e-9 then
+            allowed = 0
+          end
+          tokens[i] = t
         end
-        local allowed = 0
-        if tokens >= 1 - 1e-9 then
-          tokens = math.max(0, tokens - 1)
-          allowed = 1
+        local result = { allowed }
+        for i, key in ipairs(KEYS) do
+          local t = tokens[i]
+          if allowed == 1 then
+            t = math.max(0, t - 1)
+          end
+          redis.call('HSET', key, 'tokens', tostring(t), 'at', tostring(now))
+          redis.call('PEXPIRE', key, 120000)
+          result[i + 1] = tostring(t)
         end
-        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-        redis.call('PEXPIRE', KEYS[1], 120000)
-        return { allowed, tostring(tokens) }
+        return result
         """;
 
     private static readonly TimeSpan Pause = TimeSpan.FromSeconds(5);
@@ -43,14 +55,24 @@ public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, RedisNames
     private long _skipUntil;
     private long _lastWarning = Environment.TickCount64 - 60_000;
 
-    public async ValueTask<RateDecision> AcquireAsync(string key, int perMinute)
+    public ValueTask<RateDecision> AcquireAsync(string key, int perMinute) => AcquireAsync([new RateBucket(key, perMinute)]);
+
+    public async ValueTask<RateDecision> AcquireAsync(IReadOnlyList<RateBucket> buckets)
     {
         if (redis.IsConnected && Environment.TickCount64 >= Interlocked.Read(ref _skipUntil))
         {
             try
             {
-                var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(Script, [names.RateBucket(key)], [perMinute]))!;
-                return RateDecision.Of((int)result[0] == 1, perMinute, double.Parse((string)result[1]!, CultureInfo.InvariantCulture));
+                var keys = new RedisKey[buckets.Count];
+                var rates = new RedisValue[buckets.Count];
+                for (var i = 0; i < buckets.Count; i++)
+                {
+                    keys[i] = names.RateBucket(buckets[i].Key);
+                    rates[i] = buckets[i].PerMinute;
+                }
+                var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(Script, keys, rates))!;
+                return RateDecision.Tightest((int)result[0] == 1,
+                    buckets.Select((b, i) => (b.PerMinute, double.Parse((string)result[i + 1]!, CultureInfo.InvariantCulture))));
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
@@ -62,7 +84,7 @@ public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, RedisNames
         {
             Warn("not connected");
         }
-        return await local.AcquireAsync(key, perMinute);
+        return await local.AcquireAsync(buckets);
     }
 
     private void Warn(string error)

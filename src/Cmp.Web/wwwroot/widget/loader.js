@@ -357,7 +357,8 @@
     var messages = saved && Array.isArray(saved.messages) ? saved.messages.filter(function (m) {
       return m && (m.role === 'user' || m.role === 'assistant') && typeof m.text === 'string';
     }) : [];
-    return { session_id: saved && typeof saved.session_id === 'string' ? saved.session_id : null, messages: messages };
+    // The conversation is the server's handle for this visitor's conversation: sent back when a session opens, so it goes on after a reload.
+    return { conversation: saved && typeof saved.conversation === 'string' ? saved.conversation : null, messages: messages };
   };
 
   Widget.prototype.save = function () {
@@ -366,10 +367,10 @@
       return;
     }
     try {
-      if (!this.state.session_id && !this.state.messages.length) {
+      if (!this.state.conversation && !this.state.messages.length) {
         store.removeItem(this.storeKey);
       } else {
-        store.setItem(this.storeKey, JSON.stringify({ v: 1, session_id: this.state.session_id, messages: this.state.messages.slice(-200) }));
+        store.setItem(this.storeKey, JSON.stringify({ v: 2, conversation: this.state.conversation, messages: this.state.messages.slice(-200) }));
       }
     } catch (e) {
       // quota exceeded: keep going without persistence
@@ -605,7 +606,7 @@
     var response = await this.request('/api/agent-gateway/widget-session/', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ widget_id: this.id, api_key: this.key })
+      body: JSON.stringify({ widget_id: this.id, api_key: this.key, conversation: this.state.conversation || undefined })
     });
     if (!response.ok) {
       throw await responseError(response);
@@ -613,6 +614,10 @@
     var session = await response.json();
     var life = Math.max(30, Number(session.expires_in) || 1800);
     this.token = session.token;
+    if (typeof session.conversation === 'string' && session.conversation !== this.state.conversation) {
+      this.state.conversation = session.conversation;
+      this.save();
+    }
     this.expiresAt = Date.now() + life * 1000;
     this.sessionError = null;
     if (session.config) {
@@ -695,7 +700,7 @@
         method: 'POST',
         signal: this.controller.signal,
         headers: { 'Content-Type': 'application/json', 'Accept': 'text/event-stream', 'Authorization': 'Bearer ' + this.token },
-        body: JSON.stringify({ input: text, session_id: this.state.session_id || undefined, stream: true })
+        body: JSON.stringify({ input: text, stream: true })
       });
     } catch (error) {
       // A refused token may come back without CORS headers (unreadable): retry once with a fresh session.
@@ -767,9 +772,6 @@
       }
       if (!answer || typeof answer.output !== 'string') {
         throw new WidgetError('interrupted');
-      }
-      if (typeof answer.session_id === 'string' && answer.session_id) {
-        this.state.session_id = answer.session_id;
       }
       this.typing.remove();
       reply = reply || this.bubble('assistant', '');
@@ -845,7 +847,8 @@
     if (this.controller) {
       this.controller.abort();
     }
-    this.state = { session_id: null, messages: [] };
+    this.state = { conversation: null, messages: [] };
+    this.token = null; // the session is bound to the old conversation: the next message opens a new one
     this.save();
     this.renderAll();
     this.input.focus();

@@ -390,84 +390,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("agent_configs", (string)null);
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid")
-                        .HasColumnName("id");
-
-                    b.Property<Guid?>("ApiKeyId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("api_key_id");
-
-                    b.Property<Guid>("ConfigId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("config_id");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<string>("IdempotencyKey")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("idempotency_key");
-
-                    b.Property<long>("InputTokens")
-                        .HasColumnType("bigint")
-                        .HasColumnName("input_tokens");
-
-                    b.Property<long>("LatencyMs")
-                        .HasColumnType("bigint")
-                        .HasColumnName("latency_ms");
-
-                    b.Property<long>("OutputTokens")
-                        .HasColumnType("bigint")
-                        .HasColumnName("output_tokens");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(40)
-                        .HasColumnType("character varying(40)")
-                        .HasColumnName("request_id");
-
-                    b.Property<Guid>("ResourceId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("resource_id");
-
-                    b.Property<string>("Response")
-                        .HasColumnType("text")
-                        .HasColumnName("response");
-
-                    b.Property<string>("SessionId")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("session_id");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)")
-                        .HasColumnName("status");
-
-                    b.HasKey("Id")
-                        .HasName("pk_usage_records");
-
-                    b.HasIndex("ConfigId", "CreatedAt")
-                        .HasDatabaseName("ix_usage_records_config_id_created_at");
-
-                    b.HasIndex("ConfigId", "IdempotencyKey")
-                        .IsUnique()
-                        .HasDatabaseName("ix_usage_records_config_id_idempotency_key");
-
-                    b.HasIndex("ResourceId", "CreatedAt")
-                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
-
-                    b.ToTable("usage_records", (string)null);
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.Property<Guid>("Id")
@@ -859,6 +781,195 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasDatabaseName("ix_provider_agents_state");
 
                     b.ToTable("provider_agents", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.CapCounter", b =>
+                {
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("period");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used");
+
+                    b.HasKey("ResourceId", "PlanId", "Period")
+                        .HasName("pk_cap_counters");
+
+                    b.ToTable("cap_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("EndsAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ends_at");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<DateTime>("StartsAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("starts_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plan_periods");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_plan_periods_plan_id");
+
+                    b.HasIndex("ResourceId", "StartsAt")
+                        .HasDatabaseName("ix_plan_periods_resource_id_starts_at");
+
+                    b.ToTable("plan_periods", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<Guid>("ConfigId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("config_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<Guid?>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("request_id");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("SessionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("session_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("status");
+
+                    b.Property<bool>("Widget")
+                        .HasColumnType("boolean")
+                        .HasColumnName("widget");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("ConfigId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_config_id_created_at");
+
+                    b.HasIndex("ResourceId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
+
+                    b.ToTable("usage_records", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Gateway.IdempotencyRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("fingerprint");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Response")
+                        .HasColumnType("text")
+                        .HasColumnName("response");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("scope");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("state");
+
+                    b.HasKey("Id")
+                        .HasName("pk_idempotency_records");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_idempotency_records_created_at");
+
+                    b.HasIndex("Scope", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_idempotency_records_scope_idempotency_key");
+
+                    b.ToTable("idempotency_records", (string)null);
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
@@ -1484,16 +1595,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Navigation("Resource");
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
-                {
-                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", null)
-                        .WithMany()
-                        .HasForeignKey("ConfigId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_usage_records_agent_configs_config_id");
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
@@ -1569,6 +1670,43 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Navigation("CurrentFlowVersion");
 
                     b.Navigation("ServiceProvider");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.CapCounter", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Orders.Resource", null)
+                        .WithMany()
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cap_counters_resources_resource_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_periods_plans_plan_id");
+
+                    b.HasOne("Cmp.Web.Features.Orders.Resource", null)
+                        .WithMany()
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_periods_resources_resource_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.UsageRecord", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", null)
+                        .WithMany()
+                        .HasForeignKey("ConfigId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_agent_configs_config_id");
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>

@@ -385,84 +385,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("agent_configs", (string)null);
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("id");
-
-                    b.Property<Guid?>("ApiKeyId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("api_key_id");
-
-                    b.Property<Guid>("ConfigId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("config_id");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
-
-                    b.Property<string>("IdempotencyKey")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("idempotency_key");
-
-                    b.Property<long>("InputTokens")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("input_tokens");
-
-                    b.Property<long>("LatencyMs")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("latency_ms");
-
-                    b.Property<long>("OutputTokens")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("output_tokens");
-
-                    b.Property<string>("RequestId")
-                        .IsRequired()
-                        .HasMaxLength(40)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("request_id");
-
-                    b.Property<Guid>("ResourceId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("resource_id");
-
-                    b.Property<string>("Response")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("response");
-
-                    b.Property<string>("SessionId")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("session_id");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("status");
-
-                    b.HasKey("Id")
-                        .HasName("pk_usage_records");
-
-                    b.HasIndex("ConfigId", "CreatedAt")
-                        .HasDatabaseName("ix_usage_records_config_id_created_at");
-
-                    b.HasIndex("ConfigId", "IdempotencyKey")
-                        .IsUnique()
-                        .HasDatabaseName("ix_usage_records_config_id_idempotency_key");
-
-                    b.HasIndex("ResourceId", "CreatedAt")
-                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
-
-                    b.ToTable("usage_records", (string)null);
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.Property<Guid>("Id")
@@ -854,6 +776,195 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_provider_agents_state");
 
                     b.ToTable("provider_agents", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.CapCounter", b =>
+                {
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("used");
+
+                    b.HasKey("ResourceId", "PlanId", "Period")
+                        .HasName("pk_cap_counters");
+
+                    b.ToTable("cap_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("EndsAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("ends_at");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<DateTime>("StartsAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("starts_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plan_periods");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_plan_periods_plan_id");
+
+                    b.HasIndex("ResourceId", "StartsAt")
+                        .HasDatabaseName("ix_plan_periods_resource_id_starts_at");
+
+                    b.ToTable("plan_periods", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<Guid>("ConfigId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("config_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<Guid?>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("RequestId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_id");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("SessionId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("session_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<bool>("Widget")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("widget");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("ConfigId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_config_id_created_at");
+
+                    b.HasIndex("ResourceId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
+
+                    b.ToTable("usage_records", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Gateway.IdempotencyRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Fingerprint")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("fingerprint");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Response")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("response");
+
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scope");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.HasKey("Id")
+                        .HasName("pk_idempotency_records");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_idempotency_records_created_at");
+
+                    b.HasIndex("Scope", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_idempotency_records_scope_idempotency_key");
+
+                    b.ToTable("idempotency_records", (string)null);
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
@@ -1477,16 +1588,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("Resource");
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.AgentConfigs.UsageRecord", b =>
-                {
-                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", null)
-                        .WithMany()
-                        .HasForeignKey("ConfigId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_usage_records_agent_configs_config_id");
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.AgentFile", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
@@ -1562,6 +1663,43 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("CurrentFlowVersion");
 
                     b.Navigation("ServiceProvider");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.CapCounter", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Orders.Resource", null)
+                        .WithMany()
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_cap_counters_resources_resource_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_periods_plans_plan_id");
+
+                    b.HasOne("Cmp.Web.Features.Orders.Resource", null)
+                        .WithMany()
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_periods_resources_resource_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.UsageRecord", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.AgentConfigs.CustomerAgentConfig", null)
+                        .WithMany()
+                        .HasForeignKey("ConfigId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_agent_configs_config_id");
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Orders.Order", b =>
