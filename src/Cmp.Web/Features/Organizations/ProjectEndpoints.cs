@@ -152,8 +152,54 @@ public static class ProjectEndpoints
         {
             return Problems.Forbidden("Only the organization's owners and staff may delete a project.");
         }
-        await db.Projects.Where(p => p.Id == row.Project.Id).ExecuteDeleteAsync(ct);
+        var holders = await HoldersAsync(db, row.Project.Id, ct);
+        if (holders is not null)
+        {
+            return Problems.Conflict(holders);
+        }
+        try
+        {
+            await db.Projects.Where(p => p.Id == row.Project.Id).ExecuteDeleteAsync(ct);
+        }
+        catch (Exception ex) when (DbErrors.IsForeignKeyViolation(ex))
+        {
+            // An order placed between the check and the delete: the foreign key refused the delete, so nothing changed.
+            return Problems.Conflict(await HoldersAsync(db, row.Project.Id, ct) ?? "The project cannot be deleted: an order or resource was just created in it.");
+        }
         return TypedResults.NoContent();
+    }
+
+    private const int HoldersNamed = 10;
+
+    /// <summary>Why the project cannot be deleted: the marketplace resources and orders that point at it (they keep their
+    /// project for billing and history, whatever their state), named up to <see cref="HoldersNamed"/>; null when none do.</summary>
+    private static async Task<string?> HoldersAsync(CmpDbContext db, Guid projectId, CancellationToken ct)
+    {
+        var resources = await db.Resources.AsNoTracking().Where(r => r.ProjectId == projectId).OrderBy(r => r.Name).ThenBy(r => r.Id)
+            .Select(r => new { r.Id, r.Name, r.State }).Take(HoldersNamed + 1).ToListAsync(ct);
+        var orders = await db.Orders.AsNoTracking().Where(o => o.ProjectId == projectId).OrderBy(o => o.Id)
+            .Select(o => new { o.Id, o.State }).Take(HoldersNamed + 1).ToListAsync(ct);
+        if (resources.Count == 0 && orders.Count == 0)
+        {
+            return null;
+        }
+        var detail = new List<string> { "The project cannot be deleted while marketplace resources or orders point at it." };
+        if (resources.Count > 0)
+        {
+            var total = resources.Count > HoldersNamed ? await db.Resources.CountAsync(r => r.ProjectId == projectId, ct) : resources.Count;
+            var named = resources.Take(HoldersNamed).Select(r => $"\"{r.Name}\" ({r.Id.Hex()}, {r.State.Screaming()})");
+            detail.Add($"Resources ({total}): {string.Join(", ", named)}{More(total)}.");
+        }
+        if (orders.Count > 0)
+        {
+            var total = orders.Count > HoldersNamed ? await db.Orders.CountAsync(o => o.ProjectId == projectId, ct) : orders.Count;
+            var named = orders.Take(HoldersNamed).Select(o => $"{o.Id.Hex()} ({o.State.Screaming()})");
+            detail.Add($"Orders ({total}): {string.Join(", ", named)}{More(total)}.");
+        }
+        detail.Add("Their records are kept whatever their state, so terminated resources and canceled or rejected orders still hold the project.");
+        return string.Join(" ", detail);
+
+        static string More(int total) => total > HoldersNamed ? $" and {total - HoldersNamed} more" : "";
     }
 
     private static async Task<Results<Ok<List<MembershipDto>>, ProblemHttpResult>> UsersAsync(
