@@ -269,18 +269,23 @@ public static class CustomerEndpoints
         {
             return errors.ToProblem();
         }
+        // Check and delete under the organization's row lock: two owners removing each other at once would otherwise
+        // both see another owner remaining and leave none (see RowLocks for how each database serializes them).
+        await using var tx = await db.BeginLockingAsync<Customer>(customer.Id, ct);
         var rows = await db.CustomerPermissions.Where(p => p.CustomerId == customer.Id && p.UserId == user!.Id && (role == null || p.Role == role)).ToListAsync(ct);
         if (rows.Count == 0)
         {
             return Problems.Validation("user", "This user holds no such role in this organization.");
         }
-        var owners = await db.CustomerPermissions.CountAsync(p => p.CustomerId == customer.Id && p.Role == CustomerRole.Owner, ct);
-        if (rows.Any(r => r.Role == CustomerRole.Owner) && owners <= rows.Count(r => r.Role == CustomerRole.Owner) && !access.IsStaff)
+        var removesOwner = rows.Any(r => r.Role == CustomerRole.Owner);
+        if (removesOwner && !access.IsStaff
+            && !await db.CustomerPermissions.AnyAsync(p => p.CustomerId == customer.Id && p.Role == CustomerRole.Owner && p.UserId != user!.Id, ct))
         {
             return Problems.Conflict("An organization keeps at least one owner; add another owner first.");
         }
         db.CustomerPermissions.RemoveRange(rows);
         await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
         return TypedResults.NoContent();
     }
 }
