@@ -132,7 +132,10 @@ public static class Paging
     public static async Task<List<T>> ToPageAsync<T>(this IQueryable<T> source, ListQuery query, HttpContext context, CancellationToken ct)
     {
         var total = await source.CountAsync(ct);
-        var items = await source.Skip((query.Page - 1) * query.PageSize).Take(query.PageSize).ToListAsync(ct);
+        // In long: (page - 1) * size overflows int for a large page (int.MaxValue * 10 wrapped to a negative skip,
+        // which answered page 1). A count is an int, so a skip at or past it is past the end: no rows, no query.
+        var skip = (query.Page - 1L) * query.PageSize;
+        var items = skip >= total ? [] : await source.Skip((int)skip).Take(query.PageSize).ToListAsync(ct);
         WriteHeaders(context, total, query);
         return items;
     }
