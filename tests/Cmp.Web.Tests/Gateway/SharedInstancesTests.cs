@@ -132,7 +132,7 @@ public sealed class SharedInstancesTests(TwoInstances pair) : IClassFixture<TwoI
         int.Parse(response.Headers.GetValues("RateLimit-Remaining").Single(), CultureInfo.InvariantCulture);
 
     [Fact]
-    public async Task OneKeysRateLimit_IsCountedAcrossProcesses()
+    public async Task OneResourcesRateLimit_IsCountedAcrossProcesses()
     {
         var world = await BuyerWorld.CreateAsync(new Api(pair.First), "Basic Prompting");
         var key = await world.KeyAsync();
@@ -152,9 +152,31 @@ public sealed class SharedInstancesTests(TwoInstances pair) : IClassFixture<TwoI
             Assert.Equal("0", limited.Headers.GetValues("RateLimit-Remaining").Single());
             Assert.True(limited.Headers.RetryAfter!.Delta >= TimeSpan.FromSeconds(1));
         }
-        // Another key has its own bucket.
+        // Another key of the same resource shares the resource's bucket, on both processes; another resource has its own.
         var other = await world.KeyAsync("secret", "other");
-        Assert.Equal(3, Remaining(await second.SendAsync(BuyerWorld.Invoke(other, new { input = "fresh" }))));
+        await Json.ProblemAsync(await second.SendAsync(BuyerWorld.Invoke(other, new { input = "same resource" })), HttpStatusCode.TooManyRequests, ProblemTypes.RateLimited);
+        var elsewhere = await BuyerWorld.CreateAsync(new Api(pair.First), "Basic Prompting");
+        Assert.Equal(3, Remaining(await second.SendAsync(BuyerWorld.Invoke(await elsewhere.KeyAsync(), new { input = "fresh" }))));
+    }
+
+    [Fact]
+    public async Task ACapOfFive_FortyParallelCallsOverBothProcesses_AcceptFive_Exactly()
+    {
+        var plan = new
+        {
+            name = "Five",
+            currency = "EUR",
+            rate_limit_per_minute = 1000,
+            components = new object[] { new { billing_type = "LIMIT", name = "Included", measured_unit = "invocation", price = "0", limit_amount = 5 } },
+        };
+        var world = await BuyerWorld.CreateAsync(new Api(pair.First), "Basic Prompting", plan);
+        var key = await world.KeyAsync();
+        var clients = new[] { pair.First.CreateClient(), pair.Second.CreateClient() };
+        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => clients[i % 2].SendAsync(BuyerWorld.Invoke(key, new { input = $"call {i}" }))));
+        Assert.Equal(5, answers.Count(a => a.StatusCode == HttpStatusCode.OK));
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.TooManyRequests, a.StatusCode));
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(5, await pair.First.WithDbAsync(db => Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(db.UsageRecords, u => u.ConfigId == configId)));
     }
 
     [Fact]

@@ -68,6 +68,7 @@ public class CmpFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("CMP_ADMIN_PASSWORD", StaffPassword);
         builder.UseSetting("Cmp:DemoData", "false");
         builder.UseSetting("RateLimits:AuthPerMinute", "100000");
+        builder.UseSetting("Gateway:FailedAuthPerMinute", "100000"); // tests share one client address; MoneyRulesTests tries the real limit
         builder.UseSetting("Logging:LogLevel:Default", "Debug");
         builder.UseSetting("Logging:LogLevel:Microsoft.EntityFrameworkCore", "Information");
         foreach (var (key, value) in Settings)

@@ -105,13 +105,12 @@ public sealed class IdempotencyStore(TimeProvider time, SqliteWriteGate gate)
                 await gate.WriteAsync(db, () => db.IdempotencyRecords.Where(r => r.Id == held.Id).ExecuteDeleteAsync(ct));
                 continue;
             }
-            if (held.Fingerprint != fingerprint)
+            // While the first call runs, any other call with its key waits its turn (409), whatever it asks; after it, only the same request replays.
+            if (held.State != IdempotencyState.Completed || held.Response is null)
             {
-                return new IdempotencyOutcome.Mismatch();
+                return new IdempotencyOutcome.InProgress();
             }
-            return held.State == IdempotencyState.Completed && held.Response is not null
-                ? new IdempotencyOutcome.Replay(held.Response)
-                : new IdempotencyOutcome.InProgress();
+            return held.Fingerprint == fingerprint ? new IdempotencyOutcome.Replay(held.Response) : new IdempotencyOutcome.Mismatch();
         }
         return new IdempotencyOutcome.InProgress();
     }
