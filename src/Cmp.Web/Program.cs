@@ -94,7 +94,6 @@ app.MapCatalogEndpoints();
 app.MapOrderEndpoints();
 app.MapAgentConfigEndpoints();
 app.MapGatewayEndpoints();
-app.MapBillingEndpoints();
 app.MapWidgetEndpoints();
 
 await app.Services.MigrateDatabaseAsync();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Orders;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Infrastructure.Persistence;
@@ -36,6 +37,7 @@ public static partial class AgentConfigEndpoints
         g.MapGet("/{uuid}/api_keys/", ListKeysAsync).WithName("ListApiKeys");
         g.MapPost("/{uuid}/api_keys/", CreateKeyAsync).WithName("CreateApiKey");
         g.MapDelete("/{uuid}/api_keys/{keyUuid}/", RevokeKeyAsync).WithName("RevokeApiKey");
+        g.MapUsageEndpoints(); // /{uuid}/usage/: the Billing feature's
         return app;
     }
 

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Infrastructure.Http;
 
 namespace Cmp.Web.Features.Agents;
@@ -6,8 +6,6 @@ namespace Cmp.Web.Features.Agents;
 public sealed record AgentCreateRequest(string? ServiceProvider, string? Name, string? Description, string? Category, bool? RequiresProviderApproval);
 public sealed record AgentPatchRequest(string? Name, string? Description, string? Category, bool? RequiresProviderApproval);
 public sealed record FlowVersionDto(string Uuid, int Number, string Sha256, DateTime Created, string CreatedByUuid);
-public sealed record PlanComponentDto(string BillingType, string Name, string MeasuredUnit, string Price, long? LimitAmount);
-public sealed record PlanDto(string Uuid, string Name, string Description, string Currency, bool Archived, int? RateLimitPerMinute, IReadOnlyList<PlanComponentDto> Components, DateTime Created);
 public sealed record AgentDto(
     string Uuid, string Url, string Name, string Description, string Category, string State, string RuntimeState, string? RuntimeError,
     FlowVersionDto? FlowVersion, bool RequiresProviderApproval, string ServiceProvider, string ServiceProviderUuid, string OfferingUuid,
@@ -18,18 +16,10 @@ public sealed record AgentFileDto(string Uuid, string NodeId, string FileName, s
 public sealed record TestInvokeRequest(string? Input, string? SessionId);
 public sealed record UsageDto(long InputTokens, long OutputTokens, long ElapsedMs);
 public sealed record InvokeResponse(string Output, string SessionId, string RequestId, UsageDto Usage);
-public sealed record PlanComponentRequest(string? BillingType, string? Name, string? MeasuredUnit, System.Text.Json.JsonElement? Price, long? LimitAmount);
-public sealed record PlanRequest(string? Name, string? Description, string? Currency, List<PlanComponentRequest>? Components, int? RateLimitPerMinute);
 
 internal static class AgentMapping
 {
     public static FlowVersionDto ToDto(this FlowVersion v) => new(v.Id.Hex(), v.Number, v.Sha256, v.CreatedAt, v.CreatedById.Hex());
-
-    public static PlanDto ToDto(this Plan p) => new(
-        p.Id.Hex(), p.Name, p.Description, p.Currency, p.ArchivedAt is not null, p.RateLimitPerMinute,
-        p.Components.OrderBy(c => c.CreatedAt).ThenBy(c => c.Id).Select(c => new PlanComponentDto(
-            c.BillingType.Screaming(), c.Name, c.MeasuredUnit, c.Price.ToString("0.######", CultureInfo.InvariantCulture), c.LimitAmount)).ToList(),
-        p.CreatedAt);
 
     public static AgentDto ToDto(this ProviderAgent a, FlowVersion? version, IEnumerable<Plan> plans, HttpContext ctx) => new(
         a.Id.Hex(), Refs.Url(ctx, "provider-agents", a.Id), a.Name, a.Description, a.Category.ToString(), a.State.Screaming(),

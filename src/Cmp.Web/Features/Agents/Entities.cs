@@ -96,40 +96,6 @@ public sealed class AgentSecret : Entity
     public DateTime UpdatedAt { get; set; } = DateTime.UtcNow;
 }
 
-public enum BillingType
-{
-    Fixed,
-    Usage,
-    OneTime,
-    Limit,
-}
-
-public sealed class Plan : Entity, IVersioned
-{
-    public Guid AgentId { get; set; }
-    public required string Name { get; set; }
-    public string Description { get; set; } = "";
-    /// <summary>ISO 4217 code; every price of the plan is in it.</summary>
-    public required string Currency { get; set; }
-    public DateTime? ArchivedAt { get; set; }
-    /// <summary>Gateway requests per minute per API key on this plan; null means the platform default.</summary>
-    public int? RateLimitPerMinute { get; set; }
-    public List<PlanComponent> Components { get; set; } = [];
-    public Guid Version { get; set; }
-}
-
-public sealed class PlanComponent : Entity
-{
-    public Guid PlanId { get; set; }
-    public BillingType BillingType { get; set; }
-    public required string Name { get; set; }
-    /// <summary>For USAGE: <c>invocation</c> or <c>1k_tokens</c>; for LIMIT the unit the cap counts.</summary>
-    public string MeasuredUnit { get; set; } = "";
-    /// <summary>Exact money in the plan's currency (decimal, never float).</summary>
-    public decimal Price { get; set; }
-    public long? LimitAmount { get; set; }
-}
-
 /// <summary>One message of a conversation, scoped (a buyer's config, or a seller's test chat) and by session.</summary>
 public sealed class ConversationMessage : Entity
 {
@@ -142,8 +108,7 @@ public sealed class ConversationMessage : Entity
 
 internal sealed class AgentConfigurations :
     IEntityTypeConfiguration<ProviderAgent>, IEntityTypeConfiguration<FlowVersion>, IEntityTypeConfiguration<AgentFile>,
-    IEntityTypeConfiguration<AgentSecret>, IEntityTypeConfiguration<Plan>, IEntityTypeConfiguration<PlanComponent>,
-    IEntityTypeConfiguration<ConversationMessage>
+    IEntityTypeConfiguration<AgentSecret>, IEntityTypeConfiguration<ConversationMessage>
 {
     public void Configure(EntityTypeBuilder<ProviderAgent> b)
     {
@@ -179,22 +144,6 @@ internal sealed class AgentConfigurations :
         b.Property(s => s.Name).HasMaxLength(100);
         b.HasIndex(s => new { s.AgentId, s.Name }).IsUnique();
         b.HasOne<ProviderAgent>().WithMany().HasForeignKey(s => s.AgentId).OnDelete(DeleteBehavior.Cascade);
-    }
-
-    public void Configure(EntityTypeBuilder<Plan> b)
-    {
-        b.Property(p => p.Name).HasMaxLength(150);
-        b.Property(p => p.Description).HasMaxLength(2000);
-        b.Property(p => p.Currency).HasMaxLength(3);
-        b.HasMany(p => p.Components).WithOne().HasForeignKey(c => c.PlanId).OnDelete(DeleteBehavior.Cascade);
-        b.HasOne<ProviderAgent>().WithMany().HasForeignKey(p => p.AgentId).OnDelete(DeleteBehavior.Cascade);
-    }
-
-    public void Configure(EntityTypeBuilder<PlanComponent> b)
-    {
-        b.Property(c => c.Name).HasMaxLength(150);
-        b.Property(c => c.MeasuredUnit).HasMaxLength(40);
-        b.Property(c => c.Price).HasPrecision(18, 6);
     }
 
     public void Configure(EntityTypeBuilder<ConversationMessage> b)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Cmp.Web.Features.Agents;
 using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 

@@ -7,6 +7,41 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Cmp.Web.Features.Billing;
 
+/// <summary>How a price component is charged (wire names FIXED, USAGE, ONE_TIME, LIMIT).</summary>
+public enum BillingType
+{
+    Fixed,
+    Usage,
+    OneTime,
+    Limit,
+}
+
+public sealed class Plan : Entity, IVersioned
+{
+    public Guid AgentId { get; set; }
+    public required string Name { get; set; }
+    public string Description { get; set; } = "";
+    /// <summary>ISO 4217 code; every price of the plan is in it.</summary>
+    public required string Currency { get; set; }
+    public DateTime? ArchivedAt { get; set; }
+    /// <summary>Gateway requests per minute per API key on this plan; null means the platform default.</summary>
+    public int? RateLimitPerMinute { get; set; }
+    public List<PlanComponent> Components { get; set; } = [];
+    public Guid Version { get; set; }
+}
+
+public sealed class PlanComponent : Entity
+{
+    public Guid PlanId { get; set; }
+    public BillingType BillingType { get; set; }
+    public required string Name { get; set; }
+    /// <summary>For USAGE: <c>invocation</c> or <c>1k_tokens</c>; for LIMIT the unit the cap counts.</summary>
+    public string MeasuredUnit { get; set; } = "";
+    /// <summary>Exact money in the plan's currency (decimal, never float).</summary>
+    public decimal Price { get; set; }
+    public long? LimitAmount { get; set; }
+}
+
 /// <summary>How a metered run ended (wire names completed, client_closed, failed).</summary>
 public enum UsageStatus
 {
@@ -82,8 +117,24 @@ public sealed class PlanPeriod : Entity
 }
 
 internal sealed class BillingConfigurations :
-    IEntityTypeConfiguration<UsageRecord>, IEntityTypeConfiguration<CapCounter>, IEntityTypeConfiguration<PlanPeriod>
+    IEntityTypeConfiguration<Plan>, IEntityTypeConfiguration<PlanComponent>, IEntityTypeConfiguration<UsageRecord>, IEntityTypeConfiguration<CapCounter>, IEntityTypeConfiguration<PlanPeriod>
 {
+    public void Configure(EntityTypeBuilder<Plan> b)
+    {
+        b.Property(p => p.Name).HasMaxLength(150);
+        b.Property(p => p.Description).HasMaxLength(2000);
+        b.Property(p => p.Currency).HasMaxLength(3);
+        b.HasMany(p => p.Components).WithOne().HasForeignKey(c => c.PlanId).OnDelete(DeleteBehavior.Cascade);
+        b.HasOne<ProviderAgent>().WithMany().HasForeignKey(p => p.AgentId).OnDelete(DeleteBehavior.Cascade);
+    }
+
+    public void Configure(EntityTypeBuilder<PlanComponent> b)
+    {
+        b.Property(c => c.Name).HasMaxLength(150);
+        b.Property(c => c.MeasuredUnit).HasMaxLength(40);
+        b.Property(c => c.Price).HasPrecision(18, 6);
+    }
+
     public void Configure(EntityTypeBuilder<UsageRecord> b)
     {
         b.Property(u => u.SessionId).HasMaxLength(200);

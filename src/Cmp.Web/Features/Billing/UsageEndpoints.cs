@@ -26,10 +26,11 @@ public static class BillingEndpoints
         return services;
     }
 
-    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>Maps the usage report on the agent configs' group (which owns the <c>/api/customer-agent-configs</c> prefix).</summary>
+    public static RouteGroupBuilder MapUsageEndpoints(this RouteGroupBuilder configs)
     {
-        app.MapGet("/api/customer-agent-configs/{uuid}/usage/", UsageAsync).WithTags("Agent configs").WithName("GetAgentConfigUsage").RequireAuthorization();
-        return app;
+        configs.MapGet("/{uuid}/usage/", UsageAsync).WithName("GetAgentConfigUsage");
+        return configs;
     }
 
     private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> UsageAsync(

@@ -1,4 +1,5 @@
 using Cmp.Web.Features.Agents;
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;

@@ -43,7 +43,7 @@ public sealed class WriteWatchInterceptor(WriteGeneration generation) : DbComman
     public static readonly Type[] WatchedEntities =
     [
         typeof(Features.AgentConfigs.ApiKey), typeof(Features.AgentConfigs.CustomerAgentConfig), typeof(Features.Orders.Resource),
-        typeof(Features.Agents.ProviderAgent), typeof(Features.Agents.Plan), typeof(Features.Agents.PlanComponent),
+        typeof(Features.Agents.ProviderAgent), typeof(Features.Billing.Plan), typeof(Features.Billing.PlanComponent),
         typeof(Features.Agents.AgentSecret), typeof(Features.Agents.AgentFile), typeof(Features.Agents.FlowVersion),
     ];
 
