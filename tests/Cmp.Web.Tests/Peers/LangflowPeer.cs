@@ -35,6 +35,9 @@ public sealed class LangflowPeer : IAsyncDisposable
     /// <summary>While set, creating a flow answers 422 as Langflow does for a flow it cannot take.</summary>
     public bool RefuseNewFlows { get; set; }
 
+    /// <summary>While set, a streamed run sends its first token and then Langflow's error event (a model provider failing mid-answer).</summary>
+    public bool FailMidStream { get; set; }
+
     /// <summary>One call of /run: what came in, and the system text of each model node after the tweaks (by node id).</summary>
     public sealed record Run(string FlowId, JsonObject Body, Dictionary<string, string> Headers, Dictionary<string, string> SystemTexts);
     private readonly ConcurrentDictionary<string, int> _turns = new();
@@ -141,6 +144,11 @@ public sealed class LangflowPeer : IAsyncDisposable
             foreach (var word in answer.Split(' ').Select((w, i) => i == 0 ? w : " " + w))
             {
                 await Event("token", new JsonObject { ["chunk"] = word, ["id"] = Guid.NewGuid().ToString() });
+                if (peer.FailMidStream)
+                {
+                    await Event("error", new JsonObject { ["error"] = "The model provider closed the connection." });
+                    return;
+                }
             }
             await Event("end", new JsonObject { ["result"] = result });
         });

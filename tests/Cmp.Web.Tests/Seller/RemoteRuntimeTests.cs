@@ -167,6 +167,8 @@ public sealed class RemoteRuntimeTests(LangflowFactory factory) : IClassFixture<
         {
             factory.Langflow.RefuseNewFlows = false;
         }
+        var configId = Guid.ParseExact(world.Config, "N");
+        Assert.Equal(0, await factory.WithDbAsync(db => db.UsageRecords.CountAsync(u => u.ConfigId == configId))); // nothing ran: nothing metered
 
         var answer = await BuyerWorld.AskAsync(factory.CreateClient(), key, "Hello", "late-session");
         Assert.Equal("langflow: Hello (turn 1)", answer["output"]!.GetValue<string>());
@@ -178,6 +180,27 @@ public sealed class RemoteRuntimeTests(LangflowFactory factory) : IClassFixture<
         await BuyerWorld.AskAsync(factory.CreateClient(), key, "Again", "late-session");
         Assert.Equal(stored, LastRun("late-session").FlowId);
         Assert.Equal(flows + 1, factory.Langflow.Flows.Count);
+    }
+
+    [Fact]
+    public async Task RemoteLangflow_AnErrorMidStream_Is502_AndMeteredFailed_WithWhatWentInAndOut()
+    {
+        var world = await BuyerWorld.CreateAsync(new Api(factory), "Basic Prompting");
+        var key = await world.KeyAsync();
+        factory.Langflow.FailMidStream = true;
+        try
+        {
+            var problem = await Json.ReadAsync(await factory.CreateClient().SendAsync(BuyerWorld.Invoke(key, new { input = "Hello there" })), HttpStatusCode.BadGateway);
+            Assert.Contains("The model provider closed the connection.", problem["detail"]!.GetValue<string>());
+        }
+        finally
+        {
+            factory.Langflow.FailMidStream = false;
+        }
+        var configId = Guid.ParseExact(world.Config, "N");
+        var failed = await factory.WithDbAsync(db => db.UsageRecords.SingleAsync(u => u.ConfigId == configId));
+        Assert.Equal(Cmp.Web.Features.Billing.UsageStatus.Failed, failed.Status);
+        Assert.True(failed.InputTokens > 0 && failed.OutputTokens > 0, $"{failed.InputTokens} in, {failed.OutputTokens} out");
     }
 
     [Fact]

@@ -114,7 +114,11 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
             if (!response.IsSuccessStatusCode)
             {
                 var error = await response.Content.ReadAsStringAsync(ct);
-                throw new FlowRunException(null, null, $"Langflow failed the run: HTTP {(int)response.StatusCode} {Truncate(error)}");
+                // A 5xx comes from a run Langflow started (its models may have been called): metered by what went in.
+                // A 4xx refused the request before anything ran.
+                var started5xx = (int)response.StatusCode >= 500;
+                throw new FlowRunException(null, null, $"Langflow failed the run: HTTP {(int)response.StatusCode} {Truncate(error)}")
+                    .WithUsage(started5xx ? new TokenUsage(TokenCounter.Count(input), 0) : TokenUsage.Zero, started5xx);
             }
             var output = new StringBuilder();
             string? final = null;
@@ -146,7 +150,9 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
                         yield return new FlowTokenEvent(chunk);
                         break;
                     case "error":
-                        throw new FlowRunException(null, null, "Langflow reported an error: " + Truncate(evt["data"]?.ToJsonString() ?? ""));
+                        // The run was under way: what went in and what came out before the error was really used.
+                        throw new FlowRunException(null, null, "Langflow reported an error: " + Truncate(evt["data"]?.ToJsonString() ?? ""))
+                            .WithUsage(new TokenUsage(TokenCounter.Count(input), TokenCounter.Count(output.ToString())), reachedModel: true);
                     case "end":
                         final = MessageText(evt["data"]?["result"]);
                         break;
