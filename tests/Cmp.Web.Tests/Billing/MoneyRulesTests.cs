@@ -7,6 +7,7 @@ using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Tests.Buyer;
 using Cmp.Web.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cmp.Web.Tests.Billing;
 
@@ -122,6 +123,33 @@ public sealed class MoneyRulesTests(MoneyRulesFactory factory) : IClassFixture<M
         Assert.False(widget.Headers.Contains("Idempotent-Replayed"));
         Assert.NotEqual(first["request_id"]!.GetValue<string>(), widgetAnswer["request_id"]!.GetValue<string>());
         Assert.Equal(3, await UsageCountAsync(world.Config));
+    }
+
+    [Fact]
+    public async Task IdempotencyKey_HeldByACrashedRun_IsTakenOverOnceAbandoned_NotBefore_AndOldKeysAreSwept()
+    {
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting");
+        var key = await world.KeyAsync();
+        var keyId = await factory.WithDbAsync(db => db.ApiKeys.Where(k => k.ConfigId == Guid.ParseExact(world.Config, "N")).Select(k => k.Id).SingleAsync());
+        // A reservation left by a process that stopped mid-run: young, it still blocks the key; past the run budget's margin it is taken over.
+        var store = factory.Services.GetRequiredService<IdempotencyStore>();
+        var stuck = Assert.IsType<IdempotencyOutcome.Reserved>(await factory.WithDbAsync(db =>
+            store.ReserveAsync(db, "key:" + keyId.ToString("N"), "crashed", IdempotencyStore.Fingerprint("Hello", null), CancellationToken.None)));
+        await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Hello" }, "crashed")), HttpStatusCode.Conflict, GatewayProblems.IdempotencyInProgress);
+        await factory.WithDbAsync(db => db.IdempotencyRecords.Where(r => r.Id == stuck.RecordId)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.CreatedAt, DateTime.UtcNow - IdempotencyStore.Abandoned - TimeSpan.FromMinutes(1))));
+        var taken = await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Hello" }, "crashed"));
+        await Json.ReadAsync(taken, HttpStatusCode.OK);
+        Assert.False(taken.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal(1, await UsageCountAsync(world.Config));
+
+        // The sweeper removes keys past their day and keeps the others.
+        await factory.WithDbAsync(db => db.IdempotencyRecords.Where(r => r.IdempotencyKey == "crashed")
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.CreatedAt, DateTime.UtcNow.AddHours(-25))));
+        await Json.ReadAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "Fresh" }, "fresh")), HttpStatusCode.OK);
+        Assert.True(await factory.Services.GetRequiredService<IdempotencySweeper>().SweepAsync(CancellationToken.None) >= 1);
+        Assert.False(await factory.WithDbAsync(db => db.IdempotencyRecords.AnyAsync(r => r.IdempotencyKey == "crashed")));
+        Assert.True(await factory.WithDbAsync(db => db.IdempotencyRecords.AnyAsync(r => r.IdempotencyKey == "fresh")));
     }
 
     // ---- Exactly once -------------------------------------------------------------------------

@@ -47,6 +47,8 @@ public static class GatewayEndpoints
         services.AddSingleton<GatewayDirectory>();
         services.AddSingleton<WidgetSessions>();
         services.AddSingleton<IdempotencyStore>();
+        services.AddSingleton<IdempotencySweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<IdempotencySweeper>());
         services.AddSingleton<TurnWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<TurnWriter>());
         return services;

@@ -119,3 +119,39 @@ public sealed class IdempotencyStore(TimeProvider time, SqliteWriteGate gate)
     public Task ReleaseAsync(CmpDbContext db, Guid recordId) =>
         gate.WriteAsync(db, () => db.IdempotencyRecords.Where(r => r.Id == recordId && r.State == IdempotencyState.InProgress).ExecuteDeleteAsync(CancellationToken.None));
 }
+
+/// <summary>
+/// Deletes Idempotency-Keys past their 24 hours (an expired key is free anyway; this keeps the table to a day of
+/// keys). Every hour, and once at start; several server processes may sweep at once, a row is deleted only once.
+/// </summary>
+public sealed class IdempotencySweeper(IServiceScopeFactory scopes, TimeProvider time, ILogger<IdempotencySweeper> logger) : BackgroundService
+{
+    public static readonly TimeSpan Every = TimeSpan.FromHours(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Every, time);
+        do
+        {
+            try
+            {
+                await SweepAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning(ex, "Sweeping expired Idempotency-Keys failed; the next sweep tries again.");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Deletes the keys created more than 24 h ago; how many.</summary>
+    internal async Task<int> SweepAsync(CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CmpDbContext>();
+        var cutoff = time.GetUtcNow().UtcDateTime - IdempotencyStore.Window;
+        return await scope.ServiceProvider.GetRequiredService<SqliteWriteGate>().WriteAsync(db,
+            () => db.IdempotencyRecords.Where(r => r.CreatedAt < cutoff).ExecuteDeleteAsync(ct));
+    }
+}
