@@ -208,8 +208,15 @@ internal sealed class SseResult(GatewayRun run, TimeSpan keepAliveEvery) : IResu
                     run.ClientGone = true; // the run goes on and is metered as client_closed; nothing more is written
                     return;
                 }
-                await response.WriteAsync(text, CancellationToken.None);
-                await response.Body.FlushAsync(CancellationToken.None);
+                // Through the pipe, whose flush result says when the connection is gone (a Stream write to a closed
+                // connection reports nothing). What the sockets' buffers took counts as delivered: TCP cannot tell more.
+                var writer = response.BodyWriter;
+                Encoding.UTF8.GetBytes(text, writer);
+                var flushed = await writer.FlushAsync(CancellationToken.None);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    run.ClientGone = true;
+                }
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
             {
@@ -234,6 +241,8 @@ internal sealed class SseResult(GatewayRun run, TimeSpan keepAliveEvery) : IResu
         {
             await WriteAsync(": stream open\n\n");
             var (json, failure) = await run.RunAsync(text => WriteAsync(Sse.Token(text)));
+            // The status was decided when the run ended (before its record was written, so no answer leaves unmetered);
+            // a client leaving between that moment and "end" has its answer stored and replayable.
             await WriteAsync(failure is null ? "event: end\ndata: " + json + "\n\n" : "event: error\ndata: " + JsonSerializer.Serialize(GatewayRun.Failure(failure), GatewayEndpoints.Snake) + "\n\n");
         }
         finally
