@@ -1,6 +1,4 @@
-using System.Data.Common;
 using System.Net;
-using Cmp.Web.Infrastructure.Persistence;
 using Cmp.Web.Tests.Buyer;
 using Cmp.Web.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -16,33 +14,6 @@ namespace Cmp.Web.Tests.Seller;
 /// </summary>
 public sealed class RemoteFlowMigrationTests(LangflowFactory factory) : IClassFixture<LangflowFactory>
 {
-    private static async Task<List<object?[]>> QueryAsync(CmpDbContext db, string sql)
-    {
-        var connection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync();
-        try
-        {
-            await using DbCommand command = connection.CreateCommand();
-            command.CommandText = sql;
-            await using var reader = await command.ExecuteReaderAsync();
-            var rows = new List<object?[]>();
-            while (await reader.ReadAsync())
-            {
-                var row = new object?[reader.FieldCount];
-                for (var i = 0; i < row.Length; i++)
-                {
-                    row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-                }
-                rows.Add(row);
-            }
-            return rows;
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-    }
-
     [Fact]
     public async Task RemoteFlowIds_MoveFromTheAgent_ToItsCurrentVersion_AndBack()
     {
@@ -50,17 +21,17 @@ public sealed class RemoteFlowMigrationTests(LangflowFactory factory) : IClassFi
         var seller = world.Seller.Owner.Client;
         await Json.ReadAsync(await seller.PostAsync($"/api/provider-agents/{world.Agent}/import_flow/", Samples.Body("1.8", "Basic Prompting")), HttpStatusCode.Created);
         Assert.Equal("READY", (await Api.WaitForRuntimeAsync(seller, world.Agent))["runtime_state"]!.GetValue<string>());
-        var before = await factory.WithDbAsync(db => QueryAsync(db, "SELECT number, remote_flow_id FROM flow_versions ORDER BY number"));
+        var before = await factory.WithDbAsync(db => Sql.QueryAsync(db, "SELECT number, remote_flow_id FROM flow_versions ORDER BY number"));
         Assert.Equal(2, before.Count);
         var current = (string)before[1][1]!;
         Assert.NotNull(before[0][1]);
 
         await factory.WithDbAsync(db => db.GetService<IMigrator>().MigrateAsync("PlanRateLimit"));
-        var agentRow = Assert.Single(await factory.WithDbAsync(db => QueryAsync(db, "SELECT remote_flow_id FROM provider_agents")));
+        var agentRow = Assert.Single(await factory.WithDbAsync(db => Sql.QueryAsync(db, "SELECT remote_flow_id FROM provider_agents")));
         Assert.Equal(current, agentRow[0]);
 
         await factory.WithDbAsync(db => db.Database.MigrateAsync());
-        var after = await factory.WithDbAsync(db => QueryAsync(db, "SELECT number, remote_flow_id FROM flow_versions ORDER BY number"));
+        var after = await factory.WithDbAsync(db => Sql.QueryAsync(db, "SELECT number, remote_flow_id FROM flow_versions ORDER BY number"));
         Assert.Null(after[0][1]);
         Assert.Equal(current, after[1][1]);
         Assert.Empty(await factory.WithDbAsync(db => db.Database.GetPendingMigrationsAsync()));
@@ -70,14 +41,14 @@ public sealed class RemoteFlowMigrationTests(LangflowFactory factory) : IClassFi
         await factory.WithDbAsync(db => db.GetService<IMigrator>().MigrateAsync("PlanRateLimit"));
         await factory.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE provider_agents SET runtime_state = 'Failed'"));
         await factory.WithDbAsync(db => db.Database.MigrateAsync());
-        Assert.All(await factory.WithDbAsync(db => QueryAsync(db, "SELECT remote_flow_id FROM flow_versions")), row => Assert.Null(row[0]));
+        Assert.All(await factory.WithDbAsync(db => Sql.QueryAsync(db, "SELECT remote_flow_id FROM flow_versions")), row => Assert.Null(row[0]));
         await factory.WithDbAsync(db => db.Database.ExecuteSqlRawAsync("UPDATE provider_agents SET runtime_state = 'Ready'"));
 
         // The buyer is pinned to version 1, which lost its flow id in the round trip: the first run creates one.
         var key = await world.KeyAsync();
         var answer = await BuyerWorld.AskAsync(factory.CreateClient(), key, "Hello", "migrated-session");
         Assert.Equal("langflow: Hello (turn 1)", answer["output"]!.GetValue<string>());
-        var created = (await factory.WithDbAsync(db => QueryAsync(db, "SELECT remote_flow_id FROM flow_versions WHERE number = 1")))[0][0];
+        var created = (await factory.WithDbAsync(db => Sql.QueryAsync(db, "SELECT remote_flow_id FROM flow_versions WHERE number = 1")))[0][0];
         Assert.NotNull(created);
         Assert.NotEqual(current, created);
     }

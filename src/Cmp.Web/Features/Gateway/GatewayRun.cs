@@ -12,7 +12,9 @@ namespace Cmp.Web.Features.Gateway;
 
 /// <summary>
 /// One accepted call's run, and the one place a run is metered, for JSON and streamed answers alike. The run does not
-/// depend on the client: it goes on when the client leaves (only stopping the server cancels it), so every run that
+/// depend on the client: it goes on when the client leaves, bounded by the run's time budget (no token is passed:
+/// a graceful shutdown lets running calls finish, and registering every run on one shared token, the host's
+/// stopping token, made concurrent calls contend for its lock), so every run that
 /// reached a model is metered exactly once: <c>completed</c>, <c>client_closed</c> (the client left before the
 /// answer's end; the answer is still stored, so a retry with its Idempotency-Key replays it) or <c>failed</c> (the
 /// tokens really used). A run that failed before reaching any model cost nothing: its cap unit and its
@@ -29,7 +31,6 @@ internal sealed class GatewayRun
     private readonly DbConversationMemory _memory;
     private readonly Guid? _idempotencyRecord;
     private readonly CapReservation? _cap;
-    private readonly CancellationToken _stopping;
 
     private GatewayRun(HttpContext ctx, CmpDbContext db, GatewayCaller caller, AgentVersionContext context, InvokeRequest request,
         DbConversationMemory memory, Guid? idempotencyRecord, CapReservation? cap)
@@ -43,7 +44,6 @@ internal sealed class GatewayRun
         _memory = memory;
         _idempotencyRecord = idempotencyRecord;
         _cap = cap;
-        _stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
     }
 
     public string RequestId { get; } = Guid.CreateVersion7().ToString("N");
@@ -84,12 +84,12 @@ internal sealed class GatewayRun
         {
             if (onToken is null)
             {
-                result = await _runtime.RunAsync(_context, _request, _stopping);
+                result = await _runtime.RunAsync(_context, _request, CancellationToken.None);
             }
             else
             {
                 FlowRunResult? done = null;
-                await foreach (var e in _runtime.InvokeAsync(_context, _request, _stopping))
+                await foreach (var e in _runtime.InvokeAsync(_context, _request, CancellationToken.None))
                 {
                     if (e is FlowTokenEvent token)
                     {
@@ -119,7 +119,7 @@ internal sealed class GatewayRun
         }
         catch
         {
-            // The server is stopping (or something unexpected broke the run): nothing was answered, nothing is kept.
+            // Something unexpected broke the run: nothing was answered, nothing is kept.
             await ReleaseAsync(_ctx, _db, _idempotencyRecord, _cap);
             throw;
         }

@@ -199,7 +199,7 @@ internal sealed class TurnStore : IAsyncDisposable
             {
                 batch.BatchCommands.Add(BatchCommand(_completion, Completed(completion)));
             }
-            rows += 2 + turn.Messages.Count;
+            rows += 1 + turn.Messages.Count + (turn.Completion is null ? 0 : 1);
         }
         if (rows <= OneMessageRows)
         {
