@@ -32,7 +32,7 @@ public static class GatewayProblems
 
 /// <summary>
 /// The agent gateway: <c>POST /api/agent-gateway/invoke/</c> (secret key or widget session token, authenticated by
-/// <see cref="GatewayAuth"/>; JSON or server-sent events), and <c>POST /api/agent-gateway/widget-session/</c> for
+/// the handlers of <see cref="GatewayAuth"/>; JSON or server-sent events), and <c>POST /api/agent-gateway/widget-session/</c> for
 /// browsers. The config, flow version and persona come from the credential, never from the body. Before a run:
 /// rate limits, the Idempotency-Key's reservation, the cap's reservation, in that order; then
 /// <see cref="GatewayRun"/> runs and meters the call exactly once, whichever way the answer leaves.
@@ -56,10 +56,10 @@ public static class GatewayEndpoints
 
     public static IEndpointRouteBuilder MapGatewayEndpoints(this IEndpointRouteBuilder app)
     {
-        var g = app.MapGroup("/api/agent-gateway").WithTags("Gateway");
-        g.MapPost("/invoke/", InvokeAsync).WithName("InvokeAgent").RequireAuthorization(GatewayAuth.Policy);
-        g.MapPost("/widget-session/", WidgetSessions.OpenAsync).WithName("CreateWidgetSession").AllowAnonymous().RequireRateLimiting(RateLimits.Public);
-        g.MapMethods("/{**rest}", ["OPTIONS"], PreflightAsync).WithName("GatewayPreflight").AllowAnonymous().ExcludeFromDescription();
+        var g = app.MapGroup("/api/agent-gateway").WithTags("Gateway").AllowAnonymous(); // the gateway's own credentials, not users'
+        g.MapPost("/invoke/", InvokeAsync).WithName("InvokeAgent").AddEndpointFilter(GatewayAuth.AuthenticateAsync);
+        g.MapPost("/widget-session/", WidgetSessions.OpenAsync).WithName("CreateWidgetSession").RequireRateLimiting(RateLimits.Public);
+        g.MapMethods("/{**rest}", ["OPTIONS"], PreflightAsync).WithName("GatewayPreflight").ExcludeFromDescription();
         return app;
     }
 
