@@ -270,6 +270,29 @@ public sealed class MoneyRulesTests(MoneyRulesFactory factory) : IClassFixture<M
         Assert.Equal(5, await UsageCountAsync(world.Config));
     }
 
+    [Fact]
+    public async Task ATokenCap_AdmitsCallsWhileUnderIt_CountsTheirTokens_ThenRefuses()
+    {
+        var plan = new
+        {
+            name = "A thousand tokens",
+            currency = "EUR",
+            components = new object[] { new { billing_type = "LIMIT", name = "Included", measured_unit = "1k_tokens", price = "0", limit_amount = 1 } },
+        };
+        var world = await BuyerWorld.CreateAsync(_api, "Basic Prompting", plan);
+        var key = await world.KeyAsync();
+        var small = await BuyerWorld.AskAsync(_api.Anonymous(), key, "Hello");
+        var used = small["usage"]!["input_tokens"]!.GetValue<long>() + small["usage"]!["output_tokens"]!.GetValue<long>();
+        var resourceId = Guid.ParseExact(world.Resource, "N");
+        Assert.Equal(used, await factory.WithDbAsync(db => db.CapCounters.Where(c => c.ResourceId == resourceId).SumAsync(c => c.Used)));
+
+        // Under the cap a call is admitted (its tokens are unknown before it runs); this one takes the month past it.
+        await BuyerWorld.AskAsync(_api.Anonymous(), key, string.Join(' ', Enumerable.Repeat("tent", 900)));
+        var refused = await Json.ProblemAsync(await _api.Anonymous().SendAsync(BuyerWorld.Invoke(key, new { input = "one more" })), HttpStatusCode.TooManyRequests, GatewayProblems.LimitReached);
+        Assert.Contains("1 thousand tokens", refused["detail"]!.GetValue<string>());
+        Assert.Equal(2, await UsageCountAsync(world.Config));
+    }
+
     // ---- Sessions belong to their credential --------------------------------------------------------
 
     [Fact]
