@@ -13,6 +13,7 @@ using Cmp.Web.Features.Offerings;
 using Cmp.Web.Features.Providers;
 using Cmp.Web.Features.Organizations;
 using Cmp.Web.Features.Platform;
+using Cmp.Web.Components;
 using Cmp.Web.Infrastructure.Email;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Infrastructure.Persistence;
@@ -31,6 +32,9 @@ if (args.Length > 0 && args[0] == "flows")
 }
 
 var builder = WebApplication.CreateBuilder(args);
+// The UI's CSS and scripts (MudBlazor's among them) straight from the build output in every environment, not only
+// Development; a published app serves its own copy and this does nothing.
+builder.WebHost.UseStaticWebAssets();
 var services = builder.Services;
 var configuration = builder.Configuration;
 
@@ -57,7 +61,7 @@ services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
 services.AddPersistence(configuration);
 services.AddDataProtection().SetApplicationName("cmp").PersistKeysToDbContext<CmpDbContext>();
 services.AddSingleton<PlatformSettings>();
-services.AddScoped<Access>();
+Access.AddAccess(services);
 services.AddScoped<EmailSender>();
 services.AddAccounts();
 services.AddPlatform();
@@ -66,11 +70,12 @@ services.AddOrders();
 services.AddBilling();
 services.AddGateway();
 services.AddRedis(configuration);
-services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+services.AddCmpAuthentication()
     .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
     .AddGatewayAuthentication()
     .AddCmpOidc(configuration);
 services.AddAuthorization();
+services.AddCmpUi();
 
 var app = builder.Build();
 
@@ -79,6 +84,7 @@ app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
+app.UseAntiforgery();
 
 app.MapOpenApi("/api/schema/");
 app.MapScalarApiReference("/api/docs", o => o.WithOpenApiRoutePattern("/api/schema/").WithTitle("CMP API"));
@@ -95,6 +101,7 @@ app.MapOrderEndpoints();
 app.MapAgentConfigEndpoints();
 app.MapGatewayEndpoints();
 app.MapWidgetEndpoints();
+app.MapCmpUi();
 
 await app.Services.MigrateDatabaseAsync();
 var bootstrap = await Bootstrap.RunAsync(app.Services, configuration);

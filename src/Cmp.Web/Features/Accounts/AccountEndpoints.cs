@@ -27,6 +27,7 @@ public static class AccountEndpoints
     public static IServiceCollection AddAccounts(this IServiceCollection services)
     {
         services.AddScoped<AccountService>();
+        services.AddScoped<AccountOperations>();
         services.AddScoped<Microsoft.AspNetCore.Identity.IPasswordHasher<User>, Microsoft.AspNetCore.Identity.PasswordHasher<User>>();
         return services;
     }
@@ -131,69 +132,20 @@ public static class AccountEndpoints
     }
 
     private static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> PasswordSignInAsync(
-        PasswordSignInRequest body, CmpDbContext db, AccountService accounts, PlatformSettings settings, IConfiguration configuration,
-        HttpContext ctx, CancellationToken ct)
+        PasswordSignInRequest body, AccountOperations operations, HttpContext ctx, CancellationToken ct)
     {
-        var errors = new FieldErrors();
-        var username = errors.Text("username", body.Username, 254, required: true);
-        if (string.IsNullOrEmpty(body.Password))
+        var outcome = await operations.CheckPasswordAsync(body.Username, body.Password, ct);
+        if (!outcome.Ok)
         {
-            errors.Add("password", "This field is required.");
+            if (outcome.Problem!.Extensions.TryGetValue(AccountOperations.RetryAfterExtension, out var seconds))
+            {
+                ctx.Response.Headers.RetryAfter = Convert.ToString(seconds, CultureInfo.InvariantCulture);
+            }
+            return outcome.ToProblemResult();
         }
-        if (errors.Any)
-        {
-            return errors.ToProblem();
-        }
-        var email = EmailAddress.Normalize(username!);
-        var user = await db.Users.FirstOrDefaultAsync(u => u.Email == email, ct);
-        var now = DateTime.UtcNow;
-        if (user is null)
-        {
-            // Spend the same time as a real check so the answer does not reveal whether the account exists.
-            accounts.VerifyPassword(new User { Email = email, PasswordHash = DummyHash.Value }, body.Password!, out _);
-            return InvalidCredentials();
-        }
-        if (user.LockedUntil > now)
-        {
-            var seconds = (int)Math.Ceiling((user.LockedUntil.Value - now).TotalSeconds);
-            ctx.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            return Problems.Create(429, ProblemTypes.AccountLocked, "Account locked.",
-                $"Too many failed sign-ins. Try again in {seconds} seconds.");
-        }
-        if (!accounts.VerifyPassword(user, body.Password!, out var rehash))
-        {
-            var threshold = configuration.GetValue("Auth:LockoutThreshold", 5);
-            var lockout = TimeSpan.FromMinutes(configuration.GetValue("Auth:LockoutMinutes", 15.0));
-            // Atomic increment: concurrent failures all count.
-            await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FailedSignInCount, u => u.FailedSignInCount + 1), ct);
-            await db.Users.Where(u => u.Id == user.Id && u.FailedSignInCount >= threshold)
-                .ExecuteUpdateAsync(s => s.SetProperty(u => u.LockedUntil, now + lockout).SetProperty(u => u.FailedSignInCount, 0), ct);
-            return InvalidCredentials();
-        }
-        if (!user.IsActive)
-        {
-            return Problems.Forbidden("This account is deactivated.");
-        }
-        if (!user.EmailVerified && settings.RequireEmailVerification)
-        {
-            return Problems.Create(403, ProblemTypes.EmailNotVerified, "Email not verified.",
-                "Verify your email address first: open the link in the verification email, or ask for a new one at POST /api/auth/resend-verification/.");
-        }
-        user.FailedSignInCount = 0;
-        user.LockedUntil = null;
-        if (rehash)
-        {
-            user.PasswordHash = accounts.HashPassword(user, body.Password!);
-        }
-        var (token, row) = await accounts.IssueTokenAsync(user, ct);
-        return TypedResults.Ok(new TokenResponse(token, row.ExpiresAt, user.Id.Hex()));
+        var (token, row) = await operations.Accounts.IssueTokenAsync(outcome.Value!, ct);
+        return TypedResults.Ok(new TokenResponse(token, row.ExpiresAt, outcome.Value!.Id.Hex()));
     }
-
-    private static readonly Lazy<string> DummyHash = new(() =>
-        new Microsoft.AspNetCore.Identity.PasswordHasher<User>().HashPassword(new User { Email = "x" }, SecretTokens.Create()));
-
-    private static ProblemHttpResult InvalidCredentials() =>
-        Problems.Unauthorized("Unable to sign in with the provided credentials.", ProblemTypes.InvalidCredentials);
 
     private static async Task<NoContent> LogoutAsync(HttpContext ctx, CmpDbContext db, CancellationToken ct)
     {

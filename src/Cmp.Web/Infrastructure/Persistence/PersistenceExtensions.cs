@@ -30,11 +30,13 @@ public static class PersistenceExtensions
             connectionString = npgsql.ConnectionString;
             services.AddDbContextPool<CmpDbContext, PostgresCmpDbContext>((sp, o) => o.UseNpgsql(connectionString, n => n.MaxBatchSize(1000)).UseSnakeCaseNamingConvention()
                 .AddInterceptors(sp.GetRequiredService<WriteWatchInterceptor>()));
+            services.AddSingleton<IDbContextFactory<CmpDbContext>, CmpDbContextFactory<PostgresCmpDbContext>>();
         }
         else
         {
             services.AddDbContextPool<CmpDbContext, SqliteCmpDbContext>((sp, o) => o.UseSqlite(connectionString).UseSnakeCaseNamingConvention()
                 .AddInterceptors(sp.GetRequiredService<WriteWatchInterceptor>(), SqliteConnectionSetup.Instance));
+            services.AddSingleton<IDbContextFactory<CmpDbContext>, CmpDbContextFactory<SqliteCmpDbContext>>();
             services.AddHostedService<SqliteCheckpointer>();
         }
         return services;

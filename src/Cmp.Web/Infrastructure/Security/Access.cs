@@ -10,9 +10,21 @@ namespace Cmp.Web.Infrastructure.Security;
 /// object simply is not found: 404), and permissions come from <see cref="RolePermissions"/>.
 /// A check that cannot find its scope answers false: it fails closed.
 /// </summary>
-public sealed class Access(CmpDbContext db, IHttpContextAccessor http)
+/// <remarks>
+/// Built from a <see cref="ClaimsPrincipal"/>, never from an HTTP request: an API call gets the one its token
+/// authenticated (see <see cref="AddAccess"/>), a Blazor circuit the one its sign-in cookie carried.
+/// </remarks>
+public sealed class Access(CmpDbContext db, ClaimsPrincipal principal)
 {
-    private ClaimsPrincipal Principal => http.HttpContext?.User ?? new ClaimsPrincipal();
+    private ClaimsPrincipal Principal => principal;
+
+    public ClaimsPrincipal User => principal;
+
+    /// <summary>Per request: the principal the authentication middleware put on the request (nobody outside one).</summary>
+    public static IServiceCollection AddAccess(IServiceCollection services) =>
+        services.AddScoped(sp => new Access(
+            sp.GetRequiredService<CmpDbContext>(),
+            sp.GetRequiredService<IHttpContextAccessor>().HttpContext?.User ?? new ClaimsPrincipal()));
 
     public Guid UserId => Principal.UserId();
 

@@ -1,0 +1,17 @@
+using MudBlazor;
+
+namespace Cmp.Web.Components.Layout;
+
+/// <summary>One theme for the consoles, light and dark; system fonts (nothing is fetched from another site).</summary>
+public static class CmpTheme
+{
+    public static readonly MudTheme Theme = new()
+    {
+        PaletteLight = new PaletteLight { Primary = "#3949ab", Secondary = "#00897b", AppbarBackground = "#283593" },
+        PaletteDark = new PaletteDark { Primary = "#9fa8da", Secondary = "#4db6ac" },
+        Typography = new Typography
+        {
+            Default = new DefaultTypography { FontFamily = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"] },
+        },
+    };
+}
