@@ -22,8 +22,11 @@ public sealed class CmpServer : WebApplicationFactory<Program>
 
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"cmp_e2e_{Guid.NewGuid():N}.db");
 
-    public CmpServer()
+    private readonly IReadOnlyDictionary<string, string> _settings;
+
+    public CmpServer(IReadOnlyDictionary<string, string>? settings = null)
     {
+        _settings = settings ?? new Dictionary<string, string>();
         Port = FreePort();
         this.UseKestrel(o => o.Listen(IPAddress.Loopback, Port));
     }
@@ -48,6 +51,10 @@ public sealed class CmpServer : WebApplicationFactory<Program>
         builder.UseSetting("CMP_ADMIN_PASSWORD", StaffPassword);
         builder.UseSetting("Cmp:DemoData", "false");
         builder.UseSetting("RateLimits:AuthPerMinute", "100000");
+        foreach (var (name, value) in _settings)
+        {
+            builder.UseSetting(name, value);
+        }
         builder.ConfigureLogging(logging => logging.ClearProviders());
         builder.ConfigureTestServices(services => services.AddSingleton<IAgentRuntime>(sp =>
             new PacedRuntime(sp.GetRequiredService<BuiltinAgentRuntime>(), TimeSpan.FromMilliseconds(40))));

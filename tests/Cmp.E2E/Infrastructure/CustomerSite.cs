@@ -27,6 +27,7 @@ public sealed class CustomerSite : IAsyncDisposable
         """;
 
     private readonly WebApplication _app;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _pages = new();
 
     private CustomerSite(WebApplication app, int port, string cmpBaseUrl)
     {
@@ -65,8 +66,36 @@ public sealed class CustomerSite : IAsyncDisposable
             }
             return Results.Content(Page(cmpBaseUrl, JsonSerializer.Serialize(options)), "text/html; charset=utf-8");
         });
+        CustomerSite? site = null;
+        // Pages a test wrote itself, e.g. with the embed code it copied from CMP's console pasted in.
+        app.MapGet("/pages/{id}", (string id) => site!._pages.TryGetValue(id, out var html)
+            ? Results.Content(html, "text/html; charset=utf-8")
+            : Results.NotFound());
         await app.StartAsync();
-        return new CustomerSite(app, port, cmpBaseUrl);
+        site = new CustomerSite(app, port, cmpBaseUrl);
+        return site;
+    }
+
+    /// <summary>
+    /// Serves a customer's page with <paramref name="snippet"/> pasted before <c>&lt;/body&gt;</c>, as a site owner
+    /// pastes an embed code; answers its path (append it to an origin).
+    /// </summary>
+    public string Publish(string snippet)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        _pages[id] = $$"""
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Acme Outdoor</title>
+            <style>body { margin: 0; background: #f3efe6; } main { max-width: 760px; margin: 0 auto; padding: 56px 32px; } {{HostileCss}}</style>
+            </head>
+            <body>
+            <main><h1>Acme Outdoor</h1><section>Tents, boots and jackets for every season.</section></main>
+            {{snippet}}
+            </body>
+            </html>
+            """;
+        return "/pages/" + id;
     }
 
     /// <summary>The page URL on <paramref name="origin"/> that starts the widget with these options.</summary>
