@@ -1,9 +1,10 @@
 using System.Globalization;
+using Cmp.Web.Infrastructure.Email;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Infrastructure.Persistence;
 using Cmp.Web.Infrastructure.Security;
-using Cmp.Web.Infrastructure.Settings;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Accounts;
@@ -28,7 +29,7 @@ public static class AccountEndpoints
     {
         services.AddScoped<AccountService>();
         services.AddScoped<AccountOperations>();
-        services.AddScoped<Microsoft.AspNetCore.Identity.IPasswordHasher<User>, Microsoft.AspNetCore.Identity.PasswordHasher<User>>();
+        services.AddScoped<IPasswordHasher<User>, PasswordHasher<User>>();
         return services;
     }
 
@@ -38,6 +39,8 @@ public static class AccountEndpoints
         auth.MapPost("/signup/", SignUpAsync).WithName("SignUp");
         auth.MapPost("/verify-email/", VerifyEmailAsync).WithName("VerifyEmail");
         auth.MapPost("/resend-verification/", ResendVerificationAsync).WithName("ResendVerification");
+        auth.MapPost("/password-reset/", PasswordResetAsync).WithName("PasswordReset");
+        auth.MapPost("/password-reset/confirm/", PasswordResetConfirmAsync).WithName("PasswordResetConfirm");
 
         var apiAuth = app.MapGroup("/api-auth").WithTags("Accounts");
         apiAuth.MapPost("/password/", PasswordSignInAsync).WithName("PasswordSignIn").RequireRateLimiting(RateLimits.Auth);
@@ -45,6 +48,7 @@ public static class AccountEndpoints
 
         var users = app.MapGroup("/api/users").WithTags("Users").RequireAuthorization();
         users.MapGet("/me/", MeAsync).WithName("GetCurrentUser");
+        users.MapPost("/me/password/", ChangePasswordAsync).WithName("ChangePassword").RequireRateLimiting(RateLimits.Auth);
         users.MapGet("/", ListAsync).WithName("ListUsers");
         users.MapGet("/{uuid}/", GetAsync).WithName("GetUser");
         return app;
@@ -54,63 +58,43 @@ public static class AccountEndpoints
         new(u.Id.Hex(), Refs.Url(ctx, "users", u.Id), u.Email, u.FullName, u.IsStaff, u.IsActive, u.EmailVerified, u.CreatedAt);
 
     private static async Task<Results<Created<UserDto>, ProblemHttpResult>> SignUpAsync(
-        SignUpRequest body, CmpDbContext db, AccountService accounts, PlatformSettings settings, HttpContext ctx, CancellationToken ct)
+        SignUpRequest body, AccountOperations operations, HttpContext ctx, CancellationToken ct)
     {
-        var errors = new FieldErrors();
-        var email = errors.Email("email", body.Email, required: true);
-        var fullName = errors.Text("full_name", body.FullName, 150, required: true);
-        foreach (var message in PasswordPolicy.Check(body.Password, email))
+        var outcome = await operations.SignUpAsync(body, operations.Accounts.PublicBaseUrl(ctx), ct);
+        if (!outcome.Ok)
         {
-            errors.Add("password", message);
+            return outcome.ToProblemResult();
         }
-        if (email is not null && await db.Users.AnyAsync(u => u.Email == email, ct))
-        {
-            errors.Add("email", "A user with this email already exists.");
-        }
-        if (errors.Any)
-        {
-            return errors.ToProblem();
-        }
-        var user = new User { Email = email!, FullName = fullName!, EmailVerified = !settings.RequireEmailVerification };
-        user.PasswordHash = accounts.HashPassword(user, body.Password!);
-        db.Users.Add(user);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
-        {
-            return Problems.Validation("email", "A user with this email already exists.");
-        }
-        if (settings.RequireEmailVerification)
-        {
-            await accounts.SendVerificationAsync(user, ctx, ct);
-        }
-        var dto = ToDto(user, ctx);
+        var dto = ToDto(outcome.Value!, ctx);
         return TypedResults.Created(dto.Url, dto);
     }
 
     private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> VerifyEmailAsync(
-        VerifyEmailRequest body, CmpDbContext db, CancellationToken ct)
+        VerifyEmailRequest body, AccountOperations operations, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(body.Token) || body.Token.Length > 200)
-        {
-            return Problems.Validation("token", "This field is required.");
-        }
-        var hash = SecretTokens.Hash(body.Token.Trim());
-        var now = DateTime.UtcNow;
-        var token = await db.OneTimeTokens.AsNoTracking()
-            .FirstOrDefaultAsync(t => t.TokenHash == hash && t.Purpose == OneTimeTokenPurpose.VerifyEmail, ct);
-        // Single use, race-safe: only the request that flips used_at from null wins.
-        var claimed = token is null ? 0 : await db.OneTimeTokens
-            .Where(t => t.Id == token.Id && t.UsedAt == null && t.ExpiresAt > now)
-            .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), ct);
-        if (claimed != 1)
-        {
-            return Problems.Create(400, ProblemTypes.InvalidToken, "Invalid token.", "The verification token is unknown, expired or already used.");
-        }
-        await db.Users.Where(u => u.Id == token!.UserId).ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true), ct);
-        return TypedResults.Ok(new DetailResponse("Your email address is verified; you can sign in."));
+        var outcome = await operations.VerifyEmailAsync(body.Token, ct);
+        return outcome.Ok ? TypedResults.Ok(new DetailResponse("Your email address is verified; you can sign in.")) : outcome.ToProblemResult();
+    }
+
+    private static async Task<Results<Accepted<DetailResponse>, ProblemHttpResult>> PasswordResetAsync(
+        PasswordResetRequest body, CmpDbContext db, EmailSender email, AccountService accounts, HttpContext ctx, CancellationToken ct)
+    {
+        var outcome = await PasswordOperations.RequestResetAsync(db, email, body, accounts.PublicBaseUrl(ctx), ct);
+        return outcome.Ok ? TypedResults.Accepted((string?)null, new DetailResponse(PasswordOperations.ResetRequestedDetail)) : outcome.ToProblemResult();
+    }
+
+    private static async Task<Results<Ok<DetailResponse>, ProblemHttpResult>> PasswordResetConfirmAsync(
+        PasswordResetConfirmRequest body, CmpDbContext db, IPasswordHasher<User> hasher, CancellationToken ct)
+    {
+        var outcome = await PasswordOperations.ConfirmResetAsync(db, hasher, body, ct);
+        return outcome.Ok ? TypedResults.Ok(new DetailResponse("Your password is changed; sign in with the new one.")) : outcome.ToProblemResult();
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> ChangePasswordAsync(
+        PasswordChangeRequest body, CmpDbContext db, IPasswordHasher<User> hasher, Access access, CancellationToken ct)
+    {
+        var outcome = await PasswordOperations.ChangeAsync(db, hasher, access.UserId, access.User.TokenId(), body, ct);
+        return outcome.Ok ? TypedResults.NoContent() : outcome.ToProblemResult();
     }
 
     private static async Task<Results<Accepted<DetailResponse>, ProblemHttpResult>> ResendVerificationAsync(
@@ -125,7 +109,7 @@ public static class AccountEndpoints
         var user = await db.Users.FirstOrDefaultAsync(u => u.Email == email && !u.EmailVerified && u.IsActive, ct);
         if (user is not null)
         {
-            await accounts.SendVerificationAsync(user, ctx, ct);
+            await accounts.SendVerificationAsync(user, accounts.PublicBaseUrl(ctx), ct);
         }
         // Same answer whether or not the address is registered: no account enumeration.
         return TypedResults.Accepted((string?)null, new DetailResponse("If that address has an unverified account, a new verification email is on its way."));
@@ -159,22 +143,16 @@ public static class AccountEndpoints
 
     private static async Task<Results<Ok<MeDto>, ProblemHttpResult>> MeAsync(HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var me = access.UserId;
-        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == me, ct);
-        if (user is null)
+        var profile = await Profiles.LoadAsync(db, access.UserId, ct);
+        if (profile is null)
         {
             return Problems.NotFound("user");
         }
-        var customers = await db.CustomerPermissions.AsNoTracking().Where(p => p.UserId == me)
-            .OrderBy(p => p.Customer.Name)
-            .Select(p => new { p.CustomerId, p.Customer.Name, p.Role }).ToListAsync(ct);
-        var projects = await db.ProjectPermissions.AsNoTracking().Where(p => p.UserId == me)
-            .OrderBy(p => p.Project.Name)
-            .Select(p => new { p.ProjectId, p.Project.Name, p.Project.CustomerId, p.Role }).ToListAsync(ct);
+        var user = profile.User;
         return TypedResults.Ok(new MeDto(
             user.Id.Hex(), Refs.Url(ctx, "users", user.Id), user.Email, user.FullName, user.IsStaff, user.IsActive, user.EmailVerified, user.CreatedAt,
-            customers.Select(c => new CustomerMembershipDto(c.CustomerId.Hex(), c.Name, c.Role)).ToList(),
-            projects.Select(p => new ProjectMembershipDto(p.ProjectId.Hex(), p.Name, p.CustomerId.Hex(), p.Role)).ToList()));
+            profile.Organizations.Select(c => new CustomerMembershipDto(c.CustomerId.Hex(), c.CustomerName, c.Role)).ToList(),
+            profile.Projects.Select(p => new ProjectMembershipDto(p.ProjectId.Hex(), p.ProjectName, p.CustomerId.Hex(), p.Role)).ToList()));
     }
 
     private static readonly Ordering<User> UserOrdering = new Ordering<User>("email")

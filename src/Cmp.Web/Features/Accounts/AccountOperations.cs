@@ -79,6 +79,61 @@ public sealed class AccountOperations(CmpDbContext db, AccountService accounts, 
         return user;
     }
 
+    /// <summary>
+    /// A new local account: email unique, full name required, password by <see cref="PasswordPolicy"/>. When
+    /// verification is required the account starts unverified and a link to <c>{baseUrl}/verify-email</c> is mailed.
+    /// </summary>
+    public async Task<Outcome<User>> SignUpAsync(SignUpRequest body, string baseUrl, CancellationToken ct)
+    {
+        var errors = new FieldErrors();
+        var email = errors.Email("email", body.Email, required: true);
+        var fullName = errors.Text("full_name", body.FullName, 150, required: true);
+        foreach (var message in PasswordPolicy.Check(body.Password, email))
+        {
+            errors.Add("password", message);
+        }
+        if (email is not null && await db.Users.AnyAsync(u => u.Email == email, ct))
+        {
+            errors.Add("email", "A user with this email already exists.");
+        }
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+        var user = new User { Email = email!, FullName = fullName!, EmailVerified = !settings.RequireEmailVerification };
+        user.PasswordHash = accounts.HashPassword(user, body.Password!);
+        db.Users.Add(user);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
+        {
+            return Problems.Validation("email", "A user with this email already exists.");
+        }
+        if (settings.RequireEmailVerification)
+        {
+            await accounts.SendVerificationAsync(user, baseUrl, ct);
+        }
+        return user;
+    }
+
+    /// <summary>Marks the token's account verified; the token is single use (claimed race-safely) and expires.</summary>
+    public async Task<Outcome<Done>> VerifyEmailAsync(string? token, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(token) || token.Length > 200)
+        {
+            return Problems.Validation("token", "This field is required.");
+        }
+        var claimed = await OneTimeTokens.ClaimAsync(db, token, OneTimeTokenPurpose.VerifyEmail, ct);
+        if (claimed is null)
+        {
+            return Problems.Create(400, ProblemTypes.InvalidToken, "Invalid token.", "The verification token is unknown, expired or already used.");
+        }
+        await db.Users.Where(u => u.Id == claimed.UserId).ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true), ct);
+        return Done.Value;
+    }
+
     private static readonly Lazy<string> DummyHash = new(() =>
         new Microsoft.AspNetCore.Identity.PasswordHasher<User>().HashPassword(new User { Email = "x" }, SecretTokens.Create()));
 

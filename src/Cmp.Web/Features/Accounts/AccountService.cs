@@ -39,18 +39,12 @@ public sealed class AccountService(CmpDbContext db, EmailSender email, IConfigur
         return (token, row);
     }
 
-    public async Task SendVerificationAsync(User user, HttpContext context, CancellationToken ct)
+    /// <summary>Mails a verification link; <paramref name="baseUrl"/> is CMP's public address (see <see cref="PublicBaseUrl"/>).</summary>
+    public async Task SendVerificationAsync(User user, string baseUrl, CancellationToken ct)
     {
-        var token = SecretTokens.Create();
-        db.OneTimeTokens.Add(new OneTimeToken
-        {
-            UserId = user.Id,
-            Purpose = OneTimeTokenPurpose.VerifyEmail,
-            TokenHash = SecretTokens.Hash(token),
-            ExpiresAt = DateTime.UtcNow + VerificationLifetime,
-        });
+        var token = OneTimeTokens.Issue(db, user.Id, OneTimeTokenPurpose.VerifyEmail, VerificationLifetime);
         await db.SaveChangesAsync(ct);
-        var link = $"{PublicBaseUrl(context)}/verify-email?token={token}";
+        var link = $"{baseUrl.TrimEnd('/')}/verify-email?token={token}";
         await email.SendAsync(user.Email, "Verify your email address for CMP",
             $$"""
             Hello {{user.FullName}},

@@ -30,12 +30,16 @@ public sealed class AuthToken : Entity
     public DateTime? RevokedAt { get; set; }
 }
 
+/// <summary>What a mailed one-time token is for; stored by name (a new member needs no migration).</summary>
 public enum OneTimeTokenPurpose
 {
+    /// <summary>Proves the address of a new account (24 h).</summary>
     VerifyEmail,
+    /// <summary>Lets the holder set a new password (1 h).</summary>
+    PasswordReset,
 }
 
-/// <summary>A single-use, expiring token sent by email (verification); only its hash is kept.</summary>
+/// <summary>A single-use, expiring token sent by email (verification, password reset); only its hash is kept.</summary>
 public sealed class OneTimeToken : Entity
 {
     public Guid UserId { get; set; }

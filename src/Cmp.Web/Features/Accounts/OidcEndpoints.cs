@@ -1,11 +1,9 @@
-using System.Security.Claims;
-using Cmp.Web.Features.Organizations;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Infrastructure.Persistence;
+using Cmp.Web.Infrastructure.Security;
 using Cmp.Web.Infrastructure.Settings;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Accounts;
 
@@ -69,6 +67,11 @@ public static class OidcEndpoints
         var g = app.MapGroup("/api-auth/oidc").WithTags("Accounts").AllowAnonymous().RequireRateLimiting(RateLimits.Auth);
         g.MapGet("/login/", Login).WithName("OidcLogin");
         g.MapGet("/complete/", CompleteAsync).WithName("OidcComplete");
+
+        // The web UI's OIDC sign-in: the same provider round trip, ending in the sign-in cookie instead of a token.
+        var ui = app.MapGroup("/account/oidc").AllowAnonymous().RequireRateLimiting(RateLimits.Auth).ExcludeFromDescription();
+        ui.MapGet("/", UiLogin);
+        ui.MapGet("/complete", UiCompleteAsync);
         return app;
     }
 
@@ -80,6 +83,42 @@ public static class OidcEndpoints
         }
         return TypedResults.Challenge(new AuthenticationProperties { RedirectUri = "/api-auth/oidc/complete/" }, [Scheme]);
     }
+
+    private static IResult UiLogin(PlatformSettings settings, string? returnUrl)
+    {
+        if (!settings.OidcEnabled)
+        {
+            return Results.LocalRedirect(FailedUrl(ProblemTypes.OidcDisabled));
+        }
+        var complete = "/account/oidc/complete?returnUrl=" + Uri.EscapeDataString(Components.UiSetup.LocalUrl(returnUrl));
+        return Results.Challenge(new AuthenticationProperties { RedirectUri = complete }, [Scheme]);
+    }
+
+    private static async Task<IResult> UiCompleteAsync(HttpContext ctx, CmpDbContext db, PlatformSettings settings, string? returnUrl, CancellationToken ct)
+    {
+        if (!settings.OidcEnabled)
+        {
+            return Results.LocalRedirect(FailedUrl(ProblemTypes.OidcDisabled));
+        }
+        var external = await ctx.AuthenticateAsync(ExternalCookie);
+        if (!external.Succeeded || external.Principal is null)
+        {
+            return Results.LocalRedirect(FailedUrl(ProblemTypes.Unauthorized));
+        }
+        await ctx.SignOutAsync(ExternalCookie);
+        var outcome = await OidcOperations.ResolveUserAsync(db, settings, external.Principal, ct);
+        if (!outcome.Ok)
+        {
+            return Results.LocalRedirect(FailedUrl(outcome.Problem!.Type ?? ProblemTypes.Unauthorized));
+        }
+        await CookieSignIn.SignInAsync(ctx, outcome.Value!);
+        var target = Components.UiSetup.LocalUrl(returnUrl);
+        return Results.LocalRedirect(target == "/" ? "/customer/agents/" : target);
+    }
+
+    /// <summary>The sign-in page, told which refusal to explain (by the problem type's slug only).</summary>
+    private static string FailedUrl(string problemType) =>
+        "/login?error=" + Uri.EscapeDataString(problemType.Replace(ProblemTypes.Prefix, "", StringComparison.Ordinal));
 
     private static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> CompleteAsync(
         HttpContext ctx, CmpDbContext db, AccountService accounts, PlatformSettings settings, CancellationToken ct)
@@ -94,46 +133,12 @@ public static class OidcEndpoints
             return Problems.Unauthorized("No OpenID Connect sign-in is in progress; start at /api-auth/oidc/login/.");
         }
         await ctx.SignOutAsync(ExternalCookie);
-        var principal = external.Principal;
-        var subject = principal.FindFirst("sub");
-        if (subject is null)
+        var outcome = await OidcOperations.ResolveUserAsync(db, settings, external.Principal, ct);
+        if (!outcome.Ok)
         {
-            return Problems.Unauthorized("The identity provider sent no subject.");
+            return outcome.ToProblemResult();
         }
-        var issuer = subject.Issuer;
-        var email = principal.FindFirstValue("email")?.Trim().ToLowerInvariant();
-        var emailVerified = string.Equals(principal.FindFirstValue("email_verified"), "true", StringComparison.OrdinalIgnoreCase);
-        var name = principal.FindFirstValue("name") ?? "";
-
-        var login = await db.ExternalLogins.Include(l => l.User).FirstOrDefaultAsync(l => l.Issuer == issuer && l.Subject == subject.Value, ct);
-        var user = login?.User;
-        if (user is null)
-        {
-            if (string.IsNullOrEmpty(email) || !emailVerified || !EmailAddress.IsValid(email))
-            {
-                return Problems.Create(403, ProblemTypes.OidcEmailNotVerified, "Email not verified by the identity provider.",
-                    "CMP links OpenID Connect accounts by a verified email address; the provider sent none.");
-            }
-            user = await db.Users.FirstOrDefaultAsync(u => u.Email == email, ct);
-            if (user is null)
-            {
-                var now = DateTime.UtcNow;
-                var invited = await db.Invitations.AnyAsync(i => i.Email == email && i.State == InvitationState.Pending && i.ExpiresAt > now, ct);
-                if (settings.OidcBlockCreationOfUninvitedUsers && !invited)
-                {
-                    return Problems.Create(403, ProblemTypes.OidcUninvited, "No invitation.",
-                        "This platform only admits invited users. Ask an organization owner to invite " + email + ".");
-                }
-                user = new User { Email = email, FullName = name.Length > 150 ? name[..150] : name, EmailVerified = true };
-                db.Users.Add(user);
-            }
-            user.EmailVerified = true; // the provider vouched for the address
-            db.ExternalLogins.Add(new ExternalLogin { UserId = user.Id, Issuer = issuer, Subject = subject.Value });
-        }
-        if (!user.IsActive)
-        {
-            return Problems.Forbidden("This account is deactivated.");
-        }
+        var user = outcome.Value!;
         var (token, row) = await accounts.IssueTokenAsync(user, ct);
         return TypedResults.Ok(new TokenResponse(token, row.ExpiresAt, user.Id.Hex()));
     }

@@ -65,37 +65,12 @@ public static class ProjectEndpoints
     private static async Task<Results<Created<ProjectDto>, ProblemHttpResult>> CreateAsync(
         ProjectRequest body, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
-        var errors = new FieldErrors();
-        var name = errors.Text("name", body.Name, 150, required: true);
-        var description = errors.Text("description", body.Description, 2000);
-        Customer? customer = null;
-        if (string.IsNullOrWhiteSpace(body.Customer))
+        var outcome = await ProjectOperations.CreateAsync(db, access, body, ct);
+        if (!outcome.Ok)
         {
-            errors.Add("customer", "This field is required.");
+            return outcome.ToProblemResult();
         }
-        else
-        {
-            // Unknown and invisible organizations read the same: no hint that another tenant's exists.
-            customer = Refs.TryParse(body.Customer, out var customerId)
-                ? await access.VisibleCustomers().FirstOrDefaultAsync(c => c.Id == customerId, ct)
-                : null;
-            if (customer is null)
-            {
-                errors.Add("customer", "No organization with this uuid is visible to you.");
-            }
-        }
-        if (errors.Any)
-        {
-            return errors.ToProblem();
-        }
-        if (!await access.HasCustomerPermissionAsync(customer!.Id, Permission.CreateProject, ct))
-        {
-            return Problems.Forbidden("Only the organization's owners, managers and staff may create projects.");
-        }
-        var project = new Project { CustomerId = customer.Id, Name = name!, Description = description ?? "" };
-        db.Projects.Add(project);
-        await db.SaveChangesAsync(ct);
-        var dto = ToDto(project, customer.Name, ctx);
+        var dto = ToDto(outcome.Value!.Project, outcome.Value.CustomerName, ctx);
         return TypedResults.Created(dto.Url, dto);
     }
 
@@ -233,7 +208,7 @@ public static class ProjectEndpoints
         {
             errors.Add("role", $"Choose one of: {Roles.Allowed<ProjectRole>()}.");
         }
-        var user = await CustomerEndpoints.ResolveUserAsync(body.User, body.Email, db, errors, ct);
+        var user = await CustomerOperations.ResolveUserAsync(body.User, body.Email, db, errors, ct);
         if (errors.Any)
         {
             return errors.ToProblem();
@@ -281,7 +256,7 @@ public static class ProjectEndpoints
                 errors.Add("role", $"Choose one of: {Roles.Allowed<ProjectRole>()}.");
             }
         }
-        var user = await CustomerEndpoints.ResolveUserAsync(body.User, body.Email, db, errors, ct);
+        var user = await CustomerOperations.ResolveUserAsync(body.User, body.Email, db, errors, ct);
         if (errors.Any)
         {
             return errors.ToProblem();
