@@ -31,6 +31,10 @@ public static partial class PlanOperations
         return await db.Plans.AsNoTracking().Include(p => p.Components).Where(p => p.AgentId == agent.Id).OrderBy(p => p.CreatedAt).ToListAsync(ct);
     }
 
+    /// <summary>The plans an agent takes orders on (not archived), oldest first, with their components.</summary>
+    public static Task<List<Plan>> OrderablePlansAsync(CmpDbContext db, Guid agentId, CancellationToken ct) =>
+        db.Plans.AsNoTracking().Include(p => p.Components).Where(p => p.AgentId == agentId && p.ArchivedAt == null).OrderBy(p => p.CreatedAt).ToListAsync(ct);
+
     /// <summary>Adds a plan: 404/403 unless the caller manages the agent, 400 with field errors, 409 for an archived agent.</summary>
     public static async Task<Outcome<Plan>> CreateAsync(CmpDbContext db, Access access, string agentUuid, PlanRequest body, CancellationToken ct)
     {

@@ -99,18 +99,36 @@ public static class OrderOperations
     }
 
     /// <summary>The parts the caller plays for this order (creator, consumer approver, provider approver).</summary>
-    public static async Task<OrderRoles> RolesAsync(Access access, OrderRow row, CancellationToken ct)
+    public static async Task<OrderRoles> RolesAsync(Access access, OrderRow row, CancellationToken ct) =>
+        (await RolesAsync(access, [row], ct))[row.Order.Id];
+
+    /// <summary>The parts the caller plays for each order, by order id (each organization's permission asked once).</summary>
+    public static async Task<Dictionary<Guid, OrderRoles>> RolesAsync(Access access, IReadOnlyCollection<OrderRow> rows, CancellationToken ct)
     {
-        var roles = row.Order.CreatedById == access.UserId ? OrderRoles.Creator : OrderRoles.None;
-        if (await access.HasCustomerPermissionAsync(row.Order.CustomerId, Permission.ApproveOrder, ct))
+        var approves = new Dictionary<Guid, bool>();
+        async Task<bool> ApprovesAsync(Guid customerId)
         {
-            roles |= OrderRoles.ConsumerApprover;
+            if (!approves.TryGetValue(customerId, out var yes))
+            {
+                approves[customerId] = yes = await access.HasCustomerPermissionAsync(customerId, Permission.ApproveOrder, ct);
+            }
+            return yes;
         }
-        if (await access.HasCustomerPermissionAsync(row.ProviderCustomerId, Permission.ApproveOrder, ct))
+        var result = new Dictionary<Guid, OrderRoles>();
+        foreach (var row in rows)
         {
-            roles |= OrderRoles.ProviderApprover;
+            var roles = row.Order.CreatedById == access.UserId ? OrderRoles.Creator : OrderRoles.None;
+            if (await ApprovesAsync(row.Order.CustomerId))
+            {
+                roles |= OrderRoles.ConsumerApprover;
+            }
+            if (await ApprovesAsync(row.ProviderCustomerId))
+            {
+                roles |= OrderRoles.ProviderApprover;
+            }
+            result[row.Order.Id] = roles;
         }
-        return roles;
+        return result;
     }
 
     /// <summary>
