@@ -28,7 +28,7 @@ public sealed class OrderRecovery(IServiceScopeFactory scopes, ILogger<OrderReco
         {
             try
             {
-                await OrderEndpoints.FulfilAsync(db, id, CancellationToken.None);
+                await OrderOperations.FulfilAsync(db, id, CancellationToken.None);
                 db.ChangeTracker.Clear();
                 var state = await db.Orders.Where(o => o.Id == id).Select(o => o.State).FirstAsync(CancellationToken.None);
                 logger.LogInformation("Order {OrderId} left EXECUTING by a stopped process is now {State}", id, state);
