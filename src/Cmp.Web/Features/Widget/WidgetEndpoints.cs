@@ -84,7 +84,8 @@ public sealed class WidgetScript
 
 /// <summary>
 /// The chat widget: <c>GET /widget/loader.js</c> (short cache) and <c>GET /widget/loader.{version}.js</c>
-/// (immutable), both open to every origin; the preview page <c>/widget/demo/{widget_id}</c>; and
+/// (immutable), both open to every origin; the preview page <c>/widget/demo/{widget_id}</c>; the console's live
+/// preview (<see cref="WidgetPreviewPage"/>); and
 /// <c>GET /api/customer-agent-configs/{uuid}/widget_embed/</c> with the code to paste into a site.
 /// </summary>
 public static class WidgetEndpoints
@@ -107,6 +108,7 @@ public static class WidgetEndpoints
             .AllowAnonymous().RequireRateLimiting(RateLimits.Public).ExcludeFromDescription();
         app.MapGet("/api/customer-agent-configs/{uuid}/widget_embed/", GetEmbedAsync)
             .WithTags("Agent configs").WithName("GetWidgetEmbed").RequireAuthorization();
+        WidgetPreviewPage.Map(app, script);
         return app;
     }
 
