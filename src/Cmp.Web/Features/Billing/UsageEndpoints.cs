@@ -36,6 +36,20 @@ public static class BillingEndpoints
     private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> UsageAsync(
         string uuid, string? from, string? to, CmpDbContext db, Access access, TimeProvider time, CancellationToken ct)
     {
+        var outcome = await UsageReports.ReportAsync(db, access, uuid, from, to, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime), ct);
+        return outcome.Ok ? TypedResults.Ok(outcome.Value!) : outcome.ToProblemResult();
+    }
+}
+
+/// <summary>The usage report, for the API and the buyer console's Usage tab alike.</summary>
+internal static class UsageReports
+{
+    /// <summary>
+    /// A config's usage by UTC day and by key between <paramref name="from"/> and <paramref name="to"/> (YYYY-MM-DD, both
+    /// included; by default the 30 days up to <paramref name="today"/>). Not found for a config the user does not see.
+    /// </summary>
+    public static async Task<Outcome<UsageReport>> ReportAsync(CmpDbContext db, Access access, string uuid, string? from, string? to, DateOnly today, CancellationToken ct)
+    {
         var config = await AgentConfigQueries.FindAsync(uuid, db, access, ct);
         if (config is null)
         {
@@ -55,7 +69,6 @@ public static class BillingEndpoints
             errors.Add(field, "Use a date as YYYY-MM-DD.");
             return null;
         }
-        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
         var end = Parse(to, "to", errors) ?? today;
         var start = Parse(from, "from", errors) ?? (end > DateOnly.MinValue.AddDays(29) ? end.AddDays(-29) : DateOnly.MinValue);
         if (!errors.Any && start > end)
@@ -76,6 +89,6 @@ public static class BillingEndpoints
             .Select(g => new UsageDay(g.Key.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), g.Count(), g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens))).ToList();
         var byKey = records.GroupBy(r => r.ApiKeyId).Select(g => new UsageKey(g.Key?.Hex(), g.Key is { } id ? keys.FirstOrDefault(k => k.Id == id)?.Name ?? "" : "widget", g.Count()))
             .OrderByDescending(k => k.Invocations).ToList();
-        return TypedResults.Ok(new UsageReport(new UsageTotals(records.Count, records.Sum(r => r.InputTokens), records.Sum(r => r.OutputTokens)), days, byKey));
+        return new UsageReport(new UsageTotals(records.Count, records.Sum(r => r.InputTokens), records.Sum(r => r.OutputTokens)), days, byKey);
     }
 }

@@ -7,87 +7,75 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Orders;
 
-// Resources: list, detail, terminate, switch_plan (each recorded in the plan periods).
-public static partial class OrderEndpoints
+/// <summary>A resource as the resource endpoints and the buyer console show it: with its offering, plan, flow version and config.</summary>
+internal sealed class ResourceRow
 {
-    // ---- Resources --------------------------------------------------------------------------
+    public required Resource Resource { get; init; }
+    public required Guid OfferingId { get; init; }
+    public required string OfferingName { get; init; }
+    public required string PlanName { get; init; }
+    public required int VersionNumber { get; init; }
+    public required Guid? ConfigId { get; init; }
+}
 
-    private sealed class ResourceRow
-    {
-        public required Resource Resource { get; init; }
-        public required Guid OfferingId { get; init; }
-        public required string OfferingName { get; init; }
-        public required int VersionNumber { get; init; }
-        public required Guid? ConfigId { get; init; }
-    }
-
-    private static IQueryable<ResourceRow> VisibleResources(CmpDbContext db, Access access)
+/// <summary>
+/// The resource rules, written once for <c>/api/marketplace-resources</c> and the buyer console: tenancy in the query
+/// (another organization's resource is not found), a managing role in its project to change it, and guarded
+/// transitions (terminate, switch_plan) recorded in the plan periods.
+/// </summary>
+internal static class ResourceOperations
+{
+    /// <summary>The resources the user sees, optionally of one organization and matching a search on name or offering.</summary>
+    public static IQueryable<ResourceRow> Query(CmpDbContext db, Access access, Guid? customerId = null, string? search = null)
     {
         var customers = access.VisibleCustomers().Select(c => c.Id);
         var resources = access.IsStaff ? db.Resources : db.Resources.Where(r => customers.Contains(r.CustomerId));
-        return resources.Select(r => new ResourceRow
+        if (customerId is { } id)
+        {
+            resources = resources.Where(r => r.CustomerId == id);
+        }
+        var rows = resources.AsNoTracking().Select(r => new ResourceRow
         {
             Resource = r,
             OfferingId = r.Agent.OfferingId,
             OfferingName = r.Agent.Name,
+            PlanName = r.Plan.Name,
             VersionNumber = db.FlowVersions.Where(v => v.Id == r.FlowVersionId).Select(v => v.Number).First(),
             ConfigId = db.AgentConfigs.Where(c => c.ResourceId == r.Id).Select(c => (Guid?)c.Id).FirstOrDefault(),
         });
-    }
-
-    private static ResourceDto ToDto(ResourceRow r, HttpContext ctx) => new(
-        r.Resource.Id.Hex(), Refs.Url(ctx, "marketplace-resources", r.Resource.Id), r.Resource.Name, r.Resource.State.Screaming(), r.OfferingId.Hex(),
-        r.OfferingName, r.Resource.PlanId.Hex(), r.Resource.ProjectId.Hex(), r.Resource.CustomerId.Hex(), r.VersionNumber, r.ConfigId?.Hex(),
-        r.Resource.CreatedAt, r.Resource.TerminatedAt);
-
-    private static async Task<Results<Ok<List<ResourceDto>>, ProblemHttpResult>> ListResourcesAsync(
-        ListQuery query, string? customer_uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
-    {
-        if (query.Error is not null)
-        {
-            return query.Error;
-        }
-        var rows = VisibleResources(db, access).AsNoTracking();
-        if (customer_uuid is not null)
-        {
-            if (!Refs.TryParse(customer_uuid, out var id))
-            {
-                return Problems.Validation("customer_uuid", "Enter a valid uuid.");
-            }
-            rows = rows.Where(r => r.Resource.CustomerId == id);
-        }
-        if (query.Search is { } search)
+        if (search is not null)
         {
             var t = search.ToLowerInvariant();
             rows = rows.Where(r => r.Resource.Name.ToLower().Contains(t) || r.OfferingName.ToLower().Contains(t));
         }
-        var ordering = new Ordering<ResourceRow>("-created").Field("created", r => r.Resource.CreatedAt).Field("name", r => r.Resource.Name)
-            .Field("state", r => r.Resource.State).Tiebreak(r => r.Resource.Id);
-        if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
-        {
-            return problem!;
-        }
-        var page = await ordered.ToPageAsync(query, ctx, ct);
-        return TypedResults.Ok(page.Select(r => ToDto(r, ctx)).ToList());
+        return rows;
     }
 
-    private static async Task<ResourceRow?> FindResourceAsync(string uuid, CmpDbContext db, Access access, CancellationToken ct) =>
-        Refs.TryParse(uuid, out var id) ? await VisibleResources(db, access).AsNoTracking().FirstOrDefaultAsync(r => r.Resource.Id == id, ct) : null;
+    public static async Task<ResourceRow?> FindAsync(CmpDbContext db, Access access, string uuid, CancellationToken ct) =>
+        Refs.TryParse(uuid, out var id) ? await Query(db, access).FirstOrDefaultAsync(r => r.Resource.Id == id, ct) : null;
 
-    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> GetResourceAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    public static async Task<Outcome<ResourceRow>> GetAsync(CmpDbContext db, Access access, string uuid, CancellationToken ct) =>
+        await FindAsync(db, access, uuid, ct) is { } row ? row : Problems.NotFound("resource");
+
+    /// <summary>Terminating and switching plans: a managing role in the resource's project or organization.</summary>
+    public static Task<bool> CanManageAsync(ResourceRow row, Access access, CancellationToken ct) =>
+        access.HasProjectPermissionAsync(row.Resource.ProjectId, Permission.UpdateProject, ct);
+
+    /// <summary>The plans a resource may switch to: its offering's plans that are not archived (its current one among them).</summary>
+    public static IQueryable<Plan> SwitchablePlans(CmpDbContext db, ResourceRow row)
     {
-        var row = await FindResourceAsync(uuid, db, access, ct);
-        return row is null ? Problems.NotFound("resource") : TypedResults.Ok(ToDto(row, ctx));
+        var agentId = row.Resource.AgentId;
+        return db.Plans.AsNoTracking().Where(p => p.AgentId == agentId && p.ArchivedAt == null);
     }
 
-    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> TerminateAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    public static async Task<Outcome<ResourceRow>> TerminateAsync(CmpDbContext db, Access access, string uuid, CancellationToken ct)
     {
-        var row = await FindResourceAsync(uuid, db, access, ct);
+        var row = await FindAsync(db, access, uuid, ct);
         if (row is null)
         {
             return Problems.NotFound("resource");
         }
-        if (!await access.HasProjectPermissionAsync(row.Resource.ProjectId, Permission.UpdateProject, ct))
+        if (!await CanManageAsync(row, access, ct))
         {
             return Problems.Forbidden("Terminating needs a managing role in the resource's project or organization.");
         }
@@ -103,24 +91,22 @@ public static partial class OrderEndpoints
             await PlanPeriods.CloseAsync(db, row.Resource.Id, now, ct);
             await tx.CommitAsync(ct);
         }
-        return TypedResults.Ok(ToDto((await FindResourceAsync(uuid, db, access, ct))!, ctx));
+        return (await FindAsync(db, access, uuid, ct))!;
     }
 
-    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> SwitchPlanAsync(
-        string uuid, SwitchPlanRequest body, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    public static async Task<Outcome<ResourceRow>> SwitchPlanAsync(CmpDbContext db, Access access, string uuid, string? planUuid, CancellationToken ct)
     {
-        var row = await FindResourceAsync(uuid, db, access, ct);
+        var row = await FindAsync(db, access, uuid, ct);
         if (row is null)
         {
             return Problems.NotFound("resource");
         }
-        if (!await access.HasProjectPermissionAsync(row.Resource.ProjectId, Permission.UpdateProject, ct))
+        if (!await CanManageAsync(row, access, ct))
         {
             return Problems.Forbidden("Switching plans needs a managing role in the resource's project or organization.");
         }
-        var agentId = row.Resource.AgentId;
         Plan? plan = null;
-        if (!Refs.TryParse(body.Plan, out var planId) || (plan = await db.Plans.FirstOrDefaultAsync(p => p.Id == planId && p.AgentId == agentId && p.ArchivedAt == null, ct)) is null)
+        if (!Refs.TryParse(planUuid, out var planId) || (plan = await SwitchablePlans(db, row).FirstOrDefaultAsync(p => p.Id == planId, ct)) is null)
         {
             return Problems.Validation("plan", "No active plan with this uuid belongs to the resource's offering.");
         }
@@ -143,6 +129,55 @@ public static partial class OrderEndpoints
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
         }
-        return TypedResults.Ok(ToDto((await FindResourceAsync(uuid, db, access, ct))!, ctx));
+        return (await FindAsync(db, access, uuid, ct))!;
     }
+}
+
+// Resources' endpoints: list, detail, terminate, switch_plan; the rules are ResourceOperations'.
+public static partial class OrderEndpoints
+{
+    private static ResourceDto ToDto(ResourceRow r, HttpContext ctx) => new(
+        r.Resource.Id.Hex(), Refs.Url(ctx, "marketplace-resources", r.Resource.Id), r.Resource.Name, r.Resource.State.Screaming(), r.OfferingId.Hex(),
+        r.OfferingName, r.Resource.PlanId.Hex(), r.Resource.ProjectId.Hex(), r.Resource.CustomerId.Hex(), r.VersionNumber, r.ConfigId?.Hex(),
+        r.Resource.CreatedAt, r.Resource.TerminatedAt);
+
+    private static async Task<Results<Ok<List<ResourceDto>>, ProblemHttpResult>> ListResourcesAsync(
+        ListQuery query, string? customer_uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        if (query.Error is not null)
+        {
+            return query.Error;
+        }
+        Guid? customerId = null;
+        if (customer_uuid is not null)
+        {
+            if (!Refs.TryParse(customer_uuid, out var id))
+            {
+                return Problems.Validation("customer_uuid", "Enter a valid uuid.");
+            }
+            customerId = id;
+        }
+        var rows = ResourceOperations.Query(db, access, customerId, query.Search);
+        var ordering = new Ordering<ResourceRow>("-created").Field("created", r => r.Resource.CreatedAt).Field("name", r => r.Resource.Name)
+            .Field("state", r => r.Resource.State).Tiebreak(r => r.Resource.Id);
+        if (!ordering.TryApply(rows, query.Ordering, out var ordered, out var problem))
+        {
+            return problem!;
+        }
+        var page = await ordered.ToPageAsync(query, ctx, ct);
+        return TypedResults.Ok(page.Select(r => ToDto(r, ctx)).ToList());
+    }
+
+    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> GetResourceAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct) =>
+        MapResource(await ResourceOperations.GetAsync(db, access, uuid, ct), ctx);
+
+    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> TerminateAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct) =>
+        MapResource(await ResourceOperations.TerminateAsync(db, access, uuid, ct), ctx);
+
+    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> SwitchPlanAsync(
+        string uuid, SwitchPlanRequest body, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct) =>
+        MapResource(await ResourceOperations.SwitchPlanAsync(db, access, uuid, body.Plan, ct), ctx);
+
+    private static Results<Ok<ResourceDto>, ProblemHttpResult> MapResource(Outcome<ResourceRow> outcome, HttpContext ctx) =>
+        outcome.Ok ? TypedResults.Ok(ToDto(outcome.Value!, ctx)) : outcome.ToProblemResult();
 }

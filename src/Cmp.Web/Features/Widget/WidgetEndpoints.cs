@@ -84,7 +84,8 @@ public sealed class WidgetScript
 
 /// <summary>
 /// The chat widget: <c>GET /widget/loader.js</c> (short cache) and <c>GET /widget/loader.{version}.js</c>
-/// (immutable), both open to every origin; the preview page <c>/widget/demo/{widget_id}</c>; and
+/// (immutable), both open to every origin; the preview page <c>/widget/demo/{widget_id}</c>; the console's live
+/// preview (<see cref="WidgetPreviewPage"/>); and
 /// <c>GET /api/customer-agent-configs/{uuid}/widget_embed/</c> with the code to paste into a site.
 /// </summary>
 public static class WidgetEndpoints
@@ -105,8 +106,9 @@ public static class WidgetEndpoints
             .AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/widget/demo/{widgetId}", (string widgetId, HttpContext ctx, CmpDbContext db, CancellationToken ct) => DemoAsync(widgetId, ctx, db, script, ct))
             .AllowAnonymous().RequireRateLimiting(RateLimits.Public).ExcludeFromDescription();
-        app.MapGet("/api/customer-agent-configs/{uuid}/widget_embed/", EmbedAsync)
+        app.MapGet("/api/customer-agent-configs/{uuid}/widget_embed/", GetEmbedAsync)
             .WithTags("Agent configs").WithName("GetWidgetEmbed").RequireAuthorization();
+        WidgetPreviewPage.Map(app, script);
         return app;
     }
 
@@ -148,17 +150,27 @@ public static class WidgetEndpoints
         $"<script src=\"{HtmlEncoder.Default.Encode(loaderUrl)}\"></script>\n"
         + $"<script>WaldurWidget.init({{widget_id: \"{widgetId}\", api_key: \"YOUR_PUBLISHABLE_KEY\"}});</script>";
 
-    private static async Task<Results<Ok<WidgetEmbedDto>, ProblemHttpResult>> EmbedAsync(
-        string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    /// <summary>
+    /// The code to paste into a site for a config the user sees (the API and the console's Widget tab);
+    /// <paramref name="baseUrl"/> is CMP's public address.
+    /// </summary>
+    internal static async Task<Outcome<WidgetEmbedDto>> EmbedAsync(CmpDbContext db, Access access, string uuid, string baseUrl, CancellationToken ct)
     {
-        var config = await AgentConfigEndpoints.FindAsync(uuid, db, access, ct);
+        var config = await AgentConfigQueries.FindAsync(uuid, db, access, ct);
         if (config is null)
         {
             return Problems.NotFound("agent config");
         }
         var widgetId = config.Id.Hex();
-        var loaderUrl = Refs.BaseUrl(ctx) + "/widget/loader.js";
-        return TypedResults.Ok(new WidgetEmbedDto(widgetId, loaderUrl, EmbedCode(loaderUrl, widgetId)));
+        var loaderUrl = baseUrl + "/widget/loader.js";
+        return new WidgetEmbedDto(widgetId, loaderUrl, EmbedCode(loaderUrl, widgetId));
+    }
+
+    private static async Task<Results<Ok<WidgetEmbedDto>, ProblemHttpResult>> GetEmbedAsync(
+        string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
+    {
+        var outcome = await EmbedAsync(db, access, uuid, Refs.BaseUrl(ctx), ct);
+        return outcome.Ok ? TypedResults.Ok(outcome.Value!) : outcome.ToProblemResult();
     }
 
     private static readonly JsonSerializerOptions PageJson = new() { Encoder = JavaScriptEncoder.Default };

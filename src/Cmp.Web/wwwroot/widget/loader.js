@@ -307,7 +307,7 @@
     }
     this.look = { agent_name: 'Chat', greeting: '', primary_color: '#1f6feb', secondary_color: '#ffffff', avatar_url: '', position: 'bottom-right', theme: 'auto' };
     this.storeKey = 'cmp-widget:' + this.id;
-    this.state = this.load();
+    this.state = options.preview ? { conversation: null, messages: [] } : this.load();
     this.token = null;
     this.expiresAt = 0;
     this.pending = null;
@@ -335,6 +335,16 @@
       self.launcher.hidden = self.isOpen;
       self.revealed = true;
     };
+    if (options.preview) {
+      // The console's preview: no key, no network; "busy" keeps send() and every session call away for good.
+      this.busy = true;
+      this.input.disabled = true;
+      this.input.placeholder = 'Preview \u2014 messages are not sent';
+      this.host.setAttribute('data-preview', '');
+      reveal();
+      this.open();
+      return;
+    }
     this.session().then(reveal, function (error) {
       self.failSession(error);
       reveal();
@@ -904,5 +914,15 @@
     return handle(instances[id]);
   }
 
-  window.WaldurWidget = { cmp: true, version: VERSION, init: init };
+  /**
+   * The buyer console's live preview of unsaved settings: the real launcher and panel, opened, with the composer
+   * disabled and labelled as a preview; no key, no network. Call again with new values to update it.
+   */
+  function preview(look) {
+    var widget = instances.preview || (instances.preview = new Widget({ widget_id: 'preview', api_key: '', preview: true }));
+    widget.applyLook(look || {});
+    return handle(widget);
+  }
+
+  window.WaldurWidget = { cmp: true, version: VERSION, init: init, preview: preview };
 })();
