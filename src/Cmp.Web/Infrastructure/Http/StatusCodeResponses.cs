@@ -1,4 +1,5 @@
 using Cmp.Web.Infrastructure.Security;
+using Microsoft.AspNetCore.Diagnostics;
 
 namespace Cmp.Web.Infrastructure.Http;
 
@@ -11,11 +12,24 @@ public static class StatusCodeResponses
     /// <summary>Where the web UI's Not found page lives (<c>Components/Shared/NotFoundPage.razor</c>).</summary>
     public const string NotFoundPath = "/not-found";
 
-    public static IApplicationBuilder UseStatusCodeResponses(this IApplicationBuilder app)
+    /// <remarks>
+    /// On the application itself, not in a branch: re-executing needs the application's routes, which a branch
+    /// (<c>UseWhen</c>) does not see.
+    /// </remarks>
+    public static WebApplication UseStatusCodeResponses(this WebApplication app)
     {
-        // Outer: what the inner handler leaves without a body (a page's 404) is answered by running the Not found
-        // page's request in its own scope; the status stays 404.
-        app.UseWhen(IsPageRequest, page => page.UseStatusCodePagesWithReExecute(NotFoundPath, createScopeForStatusCodePages: true));
+        // Outer: a page's 404 that the inner handler left without a body is answered by running the Not found page's
+        // request in its own scope; the status stays 404.
+        app.UseStatusCodePagesWithReExecute(NotFoundPath, createScopeForStatusCodePages: true);
+        // Between the two: anything but a page request never reaches the Not found page.
+        app.Use((context, next) =>
+        {
+            if (!IsPageRequest(context) && context.Features.Get<IStatusCodePagesFeature>() is { } outer)
+            {
+                outer.Enabled = false;
+            }
+            return next(context);
+        });
         // Inner: everything else gets the problem details it always got.
         var problem = new StatusCodePagesOptions().HandleAsync;
         app.UseStatusCodePages(new StatusCodePagesOptions
