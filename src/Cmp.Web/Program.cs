@@ -80,7 +80,7 @@ services.AddCmpUi();
 var app = builder.Build();
 
 app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseStatusCodeResponses();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

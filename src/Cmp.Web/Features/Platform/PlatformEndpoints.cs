@@ -39,28 +39,22 @@ public static class PlatformEndpoints
     private static async Task<Results<Ok<List<EmailDto>>, ProblemHttpResult>> ListEmailsAsync(
         ListQuery query, string? to, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
-        if (!access.IsStaff)
+        // A non-staff caller is refused before their query is read.
+        if (PlatformOperations.RefuseUnlessStaff(access, "read the stored mail") is { } refused)
         {
-            return Problems.Forbidden("Only staff may read the stored mail.");
+            return refused;
         }
         if (query.Error is not null)
         {
             return query.Error;
         }
-        var emails = db.Emails.AsNoTracking();
-        if (!string.IsNullOrWhiteSpace(to))
+        var outcome = await PlatformOperations.ListEmailsAsync(db, access, new EmailQuery(to, query.Search, query.Page, query.PageSize), ct);
+        if (!outcome.Ok)
         {
-            var address = to.Trim().ToLowerInvariant();
-            emails = emails.Where(e => e.To == address);
+            return outcome.ToProblemResult();
         }
-        if (query.Search is { } term)
-        {
-            var t = term.ToLowerInvariant();
-            emails = emails.Where(e => e.Subject.ToLower().Contains(t) || e.To.Contains(t));
-        }
-        // Newest first; the v7 id breaks ties between mails of the same instant in creation order.
-        var page = await emails.OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).ToPageAsync(query, ctx, ct);
-        return TypedResults.Ok(page.Select(e => new EmailDto(e.Id.Hex(), e.To, e.Subject, e.Body, e.Delivery, e.CreatedAt, e.SentAt)).ToList());
+        Paging.WriteHeaders(ctx, outcome.Value!.Total, query);
+        return TypedResults.Ok(outcome.Value.Items.ToList());
     }
 }
 
