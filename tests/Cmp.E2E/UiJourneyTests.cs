@@ -1,0 +1,214 @@
+using System.Text.RegularExpressions;
+using Cmp.E2E.Infrastructure;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Cmp.E2E;
+
+/// <summary>
+/// The seller's and the buyer's journeys done entirely in the browser, on a fresh server: nothing below calls the
+/// API. Every main page passes axe-core on the way, and is photographed at desktop and phone width for the README.
+/// </summary>
+public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
+{
+    private const string Password = "Correct-Horse-42-Battery";
+
+    private static string Sample(string name) => Path.Combine(Marketplace.RepositoryRoot(), "..", "shared", "langflow-samples", "1.7", name + ".json");
+
+    private static ILocator Button(IPage page, string name) => page.GetByRole(AriaRole.Button, new() { Name = name, Exact = true });
+
+    private static ILocator Link(IPage page, string name) => page.GetByRole(AriaRole.Link, new() { Name = name, Exact = true });
+
+    private static ILocator Tab(IPage page, string name) => page.GetByRole(AriaRole.Tab, new() { Name = name });
+
+    /// <summary>axe-core, then a screenshot at desktop width and one at 375 px in a second tab with the same cookies.</summary>
+    private async Task CheckPageAsync(IPage page, string name)
+    {
+        await Axe.AssertAccessibleAsync(page, name);
+        await page.ScreenshotAsync(new() { Path = BrowserFixture.Screenshot($"ui-{name}-desktop.png"), FullPage = true });
+        var state = await page.Context.StorageStateAsync();
+        var phone = await ui.NewPageAsync(375, 812, state);
+        try
+        {
+            await phone.GotoAsync(page.Url);
+            await Expect(phone.GetByRole(AriaRole.Heading, new() { Level = 1 }).First).ToBeVisibleAsync();
+            var overflow = await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth > window.innerWidth + 1");
+            Assert.False(overflow, $"{name} scrolls sideways at 375 px");
+            await phone.ScreenshotAsync(new() { Path = BrowserFixture.Screenshot($"ui-{name}-phone.png"), FullPage = true });
+        }
+        finally
+        {
+            await phone.Context.CloseAsync();
+        }
+    }
+
+    /// <summary>Sign up, open the link of the verification mail (read by staff on the stored-emails page), sign in.</summary>
+    private async Task<IPage> NewUserAsync(string email, string name)
+    {
+        var page = await ui.NewPageAsync();
+        await page.GotoAsync("/");
+        await Link(page, "Sign up").ClickAsync();
+        await page.GetByLabel("Email").FillAsync(email);
+        await page.GetByLabel("Full name").FillAsync(name);
+        await page.GetByLabel("Password").FillAsync(Password);
+        await Button(page, "Create account").ClickAsync();
+        await Expect(page.GetByText(new Regex("check your (e-?mail|inbox)", RegexOptions.IgnoreCase))).ToBeVisibleAsync();
+
+        var link = await VerificationLinkAsync(email);
+        await page.GotoAsync(link);
+        var verify = page.GetByRole(AriaRole.Button, new() { Name = "Verify" });
+        if (await verify.CountAsync() > 0)
+        {
+            await verify.ClickAsync();
+        }
+        await Expect(page.GetByText(new Regex("verified", RegexOptions.IgnoreCase)).First).ToBeVisibleAsync();
+
+        await page.GotoAsync("/login");
+        await page.GetByLabel("Email").FillAsync(email);
+        await page.GetByLabel("Password").FillAsync(Password);
+        await Button(page, "Sign in").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToBeVisibleAsync();
+        return page;
+    }
+
+    private IPage? _staff;
+
+    private async Task<IPage> StaffAsync()
+    {
+        if (_staff is not null)
+        {
+            return _staff;
+        }
+        var page = await ui.NewPageAsync();
+        await page.GotoAsync("/login");
+        await page.GetByLabel("Email").FillAsync(CmpServer.StaffEmail);
+        await page.GetByLabel("Password").FillAsync(CmpServer.StaffPassword);
+        await Button(page, "Sign in").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToBeVisibleAsync();
+        return _staff = page;
+    }
+
+    /// <summary>The link in the newest mail to <paramref name="email"/>, as staff read it on the stored-emails page.</summary>
+    private async Task<string> VerificationLinkAsync(string email)
+    {
+        var staff = await StaffAsync();
+        await staff.GotoAsync("/admin/emails");
+        var row = staff.GetByText(email).First;
+        await Expect(row).ToBeVisibleAsync();
+        await row.ClickAsync();
+        var body = staff.GetByText(new Regex(@"/verify-email\?token=")).First;
+        await Expect(body).ToBeVisibleAsync();
+        var text = await body.InnerTextAsync();
+        return Regex.Match(text, @"https?://\S+/verify-email\?token=[A-Za-z0-9_\-]+").Value;
+    }
+
+    private static async Task CreateOrganizationAsync(IPage page, string name)
+    {
+        await page.GotoAsync("/organizations/new");
+        await page.GetByLabel("Name").First.FillAsync(name);
+        await Button(page, "Create organization").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync(name);
+    }
+
+    [Fact]
+    public async Task SellerPublishes_BuyerOrdersBrandsEmbedsAndChats_EntirelyInTheBrowser()
+    {
+        // The public pages first, as a visitor sees them.
+        var visitor = await ui.NewPageAsync();
+        await visitor.GotoAsync("/");
+        await CheckPageAsync(visitor, "home");
+
+        // Seller: account, organization, provider registration.
+        var seller = await NewUserAsync("sam@seller.example", "Sam Seller");
+        await CreateOrganizationAsync(seller, "Sam's Agents");
+        await CheckPageAsync(seller, "organization-settings");
+        await Tab(seller, "Marketplace").ClickAsync();
+        await Button(seller, "Register as provider").ClickAsync();
+        await Expect(seller.GetByText(new Regex("registered as a provider|provider is active", RegexOptions.IgnoreCase)).First).ToBeVisibleAsync();
+
+        // Seller: an agent, its flow, a plan, published.
+        await seller.GotoAsync("/marketplace/service-providers/agents/");
+        await Button(seller, "Create agent").ClickAsync();
+        await seller.GetByLabel("Name").First.FillAsync("Trail Guide");
+        await seller.GetByLabel("Description").First.FillAsync("Answers questions about hiking gear.");
+        await Button(seller, "Create").ClickAsync();
+        await Expect(seller.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Trail Guide");
+        await Tab(seller, "Flow").ClickAsync();
+        await seller.GetByLabel("Langflow export").SetInputFilesAsync(Sample("Basic Prompting"));
+        await Expect(seller.GetByText("READY").First).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Expect(seller.GetByRole(AriaRole.Img, new() { NameRegex = new Regex("flow graph", RegexOptions.IgnoreCase) })).ToBeVisibleAsync();
+        await CheckPageAsync(seller, "seller-agent-flow");
+
+        await Tab(seller, "Plans").ClickAsync();
+        await Button(seller, "Add plan").ClickAsync();
+        await seller.GetByLabel("Plan name").FillAsync("Starter");
+        await Button(seller, "Add component").ClickAsync();
+        await seller.GetByLabel("Component name").FillAsync("Monthly");
+        await seller.GetByLabel("Price").FillAsync("49.00");
+        await Button(seller, "Save plan").ClickAsync();
+        await Expect(seller.GetByText("Starter").First).ToBeVisibleAsync();
+        await CheckPageAsync(seller, "seller-agent-plans");
+
+        await Button(seller, "Publish").ClickAsync();
+        await Expect(seller.GetByText("ACTIVE").First).ToBeVisibleAsync();
+
+        // Buyer: account, organization (with its default project), the catalog, an order.
+        var buyer = await NewUserAsync("bea@buyer.example", "Bea Buyer");
+        await CreateOrganizationAsync(buyer, "Acme Outdoor");
+        await buyer.GotoAsync("/marketplace/");
+        await buyer.GetByLabel("Search").FillAsync("Trail");
+        await buyer.GetByLabel("Search").PressAsync("Enter");
+        await CheckPageAsync(buyer, "marketplace");
+        await Link(buyer, "Trail Guide").ClickAsync();
+        await Expect(buyer.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Trail Guide");
+        await Expect(buyer.GetByText("49.00").First).ToBeVisibleAsync();
+        await CheckPageAsync(buyer, "offering");
+        await Link(buyer, "Order").ClickAsync();
+        await buyer.GetByLabel(new Regex("Starter")).CheckAsync();
+        await Button(buyer, "Place order").ClickAsync();
+        await Expect(buyer.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Trail Guide");
+
+        // Buyer: persona and branding, allowed domain, a publishable key, the embed code.
+        await Tab(buyer, "Persona & branding").ClickAsync();
+        await buyer.GetByLabel("Agent name").FillAsync("Acme Trail Helper");
+        await buyer.GetByLabel("Greeting").FillAsync("Hi! Ask me about boots and tents.");
+        await Button(buyer, "Save").ClickAsync();
+        await Expect(buyer.GetByText(new Regex("saved", RegexOptions.IgnoreCase)).First).ToBeVisibleAsync();
+        await CheckPageAsync(buyer, "buyer-branding");
+
+        await Tab(buyer, "Widget").ClickAsync();
+        await buyer.GetByLabel("Allowed domain").FillAsync("localhost");
+        await Button(buyer, "Add domain").ClickAsync();
+        await Button(buyer, "Save").ClickAsync();
+        await Expect(buyer.GetByText(new Regex("saved", RegexOptions.IgnoreCase)).First).ToBeVisibleAsync();
+        var embed = await buyer.GetByLabel("Embed code").InnerTextAsync();
+
+        await Tab(buyer, "API keys").ClickAsync();
+        await Button(buyer, "Create key").ClickAsync();
+        await buyer.GetByLabel("Key name").FillAsync("Website");
+        await buyer.GetByLabel("Publishable").CheckAsync();
+        await Button(buyer, "Create").ClickAsync();
+        var key = Regex.Match(await buyer.GetByText(new Regex("ar_pk_live_")).First.InnerTextAsync(), "ar_pk_live_[A-Za-z0-9]+").Value;
+        Assert.NotEmpty(key);
+        await CheckPageAsync(buyer, "buyer-keys");
+
+        // The customer's website on another origin, with the embed code pasted in (the key where it says so).
+        var snippet = embed.Contains("ar_pk_live_", StringComparison.Ordinal) ? embed : embed.Replace("YOUR_PUBLISHABLE_KEY", key, StringComparison.Ordinal);
+        var site = await ui.NewPageAsync();
+        await site.GotoAsync(ui.Site.AllowedOrigin + ui.Site.Publish(snippet));
+        await site.GetByRole(AriaRole.Button, new() { Name = "Open chat", Exact = true }).ClickAsync();
+        var dialog = site.GetByRole(AriaRole.Dialog, new() { Name = "Acme Trail Helper", Exact = true });
+        await Expect(dialog).ToBeVisibleAsync();
+        await dialog.GetByRole(AriaRole.Textbox, new() { Name = "Message", Exact = true }).FillAsync("Which boots for rain?");
+        await dialog.GetByRole(AriaRole.Textbox, new() { Name = "Message", Exact = true }).PressAsync("Enter");
+        await Expect(site.GetByRole(AriaRole.Log)).ToContainTextAsync("Which boots for rain?");
+        await Expect(site.GetByRole(AriaRole.Log).Locator("[data-role=assistant], .assistant").Last).Not.ToBeEmptyAsync();
+
+        // Back in the console: the call is in the usage chart and table.
+        await buyer.ReloadAsync();
+        await Tab(buyer, "Usage").ClickAsync();
+        await Expect(buyer.GetByRole(AriaRole.Img, new() { NameRegex = new Regex("usage", RegexOptions.IgnoreCase) }).First).ToBeVisibleAsync();
+        await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Website") })).ToContainTextAsync("1");
+        await CheckPageAsync(buyer, "buyer-usage");
+    }
+}
