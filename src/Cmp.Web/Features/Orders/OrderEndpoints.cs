@@ -59,14 +59,14 @@ public static partial class OrderEndpoints
     }
 
     private static async Task<Results<Ok<List<OrderDto>>, ProblemHttpResult>> ListAsync(
-        ListQuery query, string? state, string? customer_uuid, string? provider_uuid, bool? can_approve_as_consumer, bool? can_approve_as_provider,
+        ListQuery query, string? state, string? customer_uuid, string? provider_uuid, string? offering_uuid, bool? can_approve_as_consumer, bool? can_approve_as_provider,
         HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct)
     {
         if (query.Error is not null)
         {
             return query.Error;
         }
-        var selected = OrderOperations.Query(db, access, new OrderFilter(state, customer_uuid, provider_uuid, can_approve_as_consumer, can_approve_as_provider));
+        var selected = OrderOperations.Query(db, access, new OrderFilter(state, customer_uuid, provider_uuid, can_approve_as_consumer, can_approve_as_provider, offering_uuid));
         if (!selected.Ok)
         {
             return selected.ToProblemResult();

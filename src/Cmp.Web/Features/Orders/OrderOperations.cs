@@ -23,7 +23,8 @@ public sealed class OrderRow
 
 /// <summary>The list filters of <c>GET /api/marketplace-orders/</c>, as given (validated by <see cref="OrderOperations.Query"/>).</summary>
 public sealed record OrderFilter(
-    string? State = null, string? CustomerUuid = null, string? ProviderUuid = null, bool? CanApproveAsConsumer = null, bool? CanApproveAsProvider = null);
+    string? State = null, string? CustomerUuid = null, string? ProviderUuid = null, bool? CanApproveAsConsumer = null, bool? CanApproveAsProvider = null,
+    string? OfferingUuid = null);
 
 /// <summary>The orders a filter keeps, still a query (the caller orders and pages it).</summary>
 public sealed record OrderSelection(IQueryable<OrderRow> Rows);
@@ -82,6 +83,14 @@ public static class OrderOperations
                 return Problems.Validation("provider_uuid", "Enter a valid uuid.");
             }
             rows = rows.Where(r => r.ProviderId == id);
+        }
+        if (filter.OfferingUuid is not null)
+        {
+            if (!Refs.TryParse(filter.OfferingUuid, out var id))
+            {
+                return Problems.Validation("offering_uuid", "Enter a valid uuid.");
+            }
+            rows = rows.Where(r => r.OfferingId == id);
         }
         var me = access.UserId;
         var approvers = Roles.CustomerRolesWith(Permission.ApproveOrder);
