@@ -2,19 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using AngleSharp.Dom;
 using Bunit;
-using Bunit.Rendering;
 using Cmp.Web.Components;
 using Cmp.Web.Features.Orders.Pages;
-using Cmp.Web.Infrastructure.Persistence;
-using Cmp.Web.Infrastructure.Security;
 using Cmp.Web.Tests.Buyer;
 using Cmp.Web.Tests.Infrastructure;
 using Microsoft.AspNetCore.Components;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using MudBlazor;
-using MudBlazor.Services;
 
 namespace Cmp.Web.Tests.Orders;
 
@@ -22,60 +14,18 @@ namespace Cmp.Web.Tests.Orders;
 /// The order pages over the real application's database: each user sees the buttons the workflow allows them, and
 /// a button takes the same action the API does.
 /// </summary>
-public sealed class OrderPagesTests : IClassFixture<CmpFactory>, IAsyncLifetime
+public sealed class OrderPagesTests(CmpFactory factory) : IClassFixture<CmpFactory>, IAsyncLifetime
 {
-    private readonly CmpFactory _factory;
-    private readonly Api _api;
-    private readonly BunitContext _bunit = new();
-
-    public OrderPagesTests(CmpFactory factory)
-    {
-        _factory = factory;
-        _api = new Api(factory);
-        _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
-        _bunit.Services.AddMudServices();
-        _bunit.Services.AddLogging();
-        _bunit.Services.AddSingleton(factory.Services.GetRequiredService<IDbContextFactory<CmpDbContext>>());
-        _bunit.Services.AddSingleton(factory.Services.GetRequiredService<IConfiguration>());
-    }
+    private readonly Api _api = new(factory);
+    private readonly ConsolePageHost _host = new(factory);
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync() => await _bunit.DisposeAsync();
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
-    private async Task<Workspace> WorkspaceAsync(string email, string organization)
-    {
-        await using var db = _factory.Services.GetRequiredService<IDbContextFactory<CmpDbContext>>().CreateDbContext();
-        var user = await db.Users.AsNoTracking().SingleAsync(u => u.Email == email);
-        return await Workspace.LoadAsync(db, CookieSignIn.Principal(user), organization, CancellationToken.None);
-    }
+    private Task<Workspace> WorkspaceAsync(string email, string organization) => _host.WorkspaceAsync(email, organization);
 
-    /// <summary>The page as the console layout hosts it: the MudBlazor providers, and the user's workspace cascaded.</summary>
-    private async Task<IRenderedComponent<TPage>> RenderPageAsync<TPage>(Workspace workspace) where TPage : IComponent =>
-        (await RenderHostAsync<TPage>(workspace)).FindComponent<TPage>();
-
-    /// <summary>Renders the page alone: what an earlier call rendered (another user's page) goes first.</summary>
-    private async Task<IRenderedComponent<ContainerFragment>> RenderHostAsync<TPage>(Workspace workspace) where TPage : IComponent
-    {
-        await _bunit.DisposeComponentsAsync();
-        return _bunit.Render(b =>
-        {
-            b.OpenComponent<MudPopoverProvider>(0);
-            b.CloseComponent();
-            b.OpenComponent<MudDialogProvider>(1);
-            b.CloseComponent();
-            b.OpenComponent<MudSnackbarProvider>(2);
-            b.CloseComponent();
-            b.OpenComponent<CascadingValue<Workspace>>(3);
-            b.AddAttribute(4, "Value", workspace);
-            b.AddAttribute(5, "ChildContent", (RenderFragment)(c =>
-            {
-                c.OpenComponent<TPage>(0);
-                c.CloseComponent();
-            }));
-            b.CloseComponent();
-        });
-    }
+    private Task<IRenderedComponent<TPage>> RenderPageAsync<TPage>(Workspace workspace) where TPage : IComponent => _host.RenderPageAsync<TPage>(workspace);
 
     private static IReadOnlyList<string> ActionButtons<T>(IRenderedComponent<T> cut) where T : IComponent =>
         cut.FindAll("td button").Select(b => b.GetAttribute("aria-label") ?? "").ToList();
@@ -126,7 +76,7 @@ public sealed class OrderPagesTests : IClassFixture<CmpFactory>, IAsyncLifetime
         asBuyer.WaitForAssertion(() => Assert.Contains("PENDING_PROVIDER", asBuyer.Markup));
         Assert.Equal([$"Cancel order for {agentName}"], ActionButtons(asBuyer));
 
-        var host = await RenderHostAsync<ProviderOrders>(await WorkspaceAsync(seller.Owner.Email, seller.Customer));
+        var host = await _host.RenderAsync<ProviderOrders>(await WorkspaceAsync(seller.Owner.Email, seller.Customer));
         var asSeller = host.FindComponent<ProviderOrders>();
         asSeller.WaitForAssertion(() => Assert.Contains("PENDING_PROVIDER", asSeller.Markup));
         Assert.Equal([$"Approve order for {agentName}", $"Reject order for {agentName}"], ActionButtons(asSeller));
