@@ -339,7 +339,7 @@
       // The console's preview: no key, no network; "busy" keeps send() and every session call away for good.
       this.busy = true;
       this.input.disabled = true;
-      this.input.placeholder = 'Preview \u2014 messages are not sent';
+      this.input.placeholder = 'Preview \u2014 chat is off';
       this.host.setAttribute('data-preview', '');
       reveal();
       this.open();
