@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace Cmp.Web.Features.Orders;
 
-/// <summary>An order's state (wire names PENDING_CONSUMER, PENDING_PROVIDER, EXECUTING, DONE, REJECTED, CANCELED, ERRED).</summary>
+/// <summary>An order's state (wire names PENDING_CONSUMER, PENDING_PROVIDER, EXECUTING, DONE, REJECTED, CANCELED, ERRED); the actions that move it are <see cref="OrderWorkflow.Transitions"/>.</summary>
 public enum OrderState
 {
     /// <summary>Waits for a holder of APPROVE_ORDER in the buying organization. → PendingProvider | Executing (approve_by_consumer), Rejected (reject_by_consumer), Canceled (cancel).</summary>
