@@ -66,20 +66,7 @@ public sealed partial class SellerStudioBrowserTests(BrowserFixture fixture) : I
         return page;
     }
 
-    private static async Task AxeAsync(IPage page, string where)
-    {
-        // axe-core when the machine has it (CMP_AXE); the lead's accessibility suite runs it on every page anyway.
-        var axe = Environment.GetEnvironmentVariable("CMP_AXE") ?? "/tmp/buyer-run/axe.min.js";
-        if (!File.Exists(axe))
-        {
-            return;
-        }
-        await page.AddScriptTagAsync(new() { Path = axe });
-        // Snackbars are left out: caught mid fade-in, their text blends with the page and fails contrast for a moment.
-        var violations = await page.EvaluateAsync<string>(
-            "async () => (await axe.run({ exclude: [['.mud-snackbar']] }, { resultTypes: ['violations'] })).violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id + ': ' + v.nodes.map(n => n.html).join(' | ').slice(0, 600)).join('\\n')");
-        Assert.True(violations.Length == 0, where + ": " + violations);
-    }
+    private static Task AxeAsync(IPage page, string where) => Axe.AssertAccessibleAsync(page, where);
 
     [Fact]
     public async Task Seller_CreatesAgent_ImportsBasicPrompting_SeesItDeploy_Chats_AndPublishNamesTheMissingPlan()

@@ -93,12 +93,12 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
     {
         var staff = await StaffAsync();
         await staff.GotoAsync("/admin/emails");
-        var row = staff.GetByText(email).First;
-        await Expect(row).ToBeVisibleAsync();
-        await row.ClickAsync();
-        var body = staff.GetByText(new Regex(@"/verify-email\?token=")).First;
-        await Expect(body).ToBeVisibleAsync();
-        var text = await body.InnerTextAsync();
+        await staff.GetByLabel("Search by recipient or subject").FillAsync(email);
+        await staff.GetByLabel("Search by recipient or subject").PressAsync("Enter");
+        await staff.GetByText("Verify your email address for CMP").First.ClickAsync();
+        var anchor = staff.Locator("a[href*='/verify-email?token=']").First;
+        await Expect(anchor).ToBeVisibleAsync();
+        var text = await anchor.GetAttributeAsync("href") ?? "";
         return Regex.Match(text, @"https?://\S+/verify-email\?token=[A-Za-z0-9_\-]+").Value;
     }
 
@@ -129,15 +129,16 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
 
         // Seller: an agent, its flow, a plan, published.
         await seller.GotoAsync("/marketplace/service-providers/agents/");
-        await Button(seller, "Create agent").ClickAsync();
         await seller.GetByLabel("Name").First.FillAsync("Trail Guide");
+        await seller.GetByLabel("Category").ClickAsync();
+        await seller.GetByRole(AriaRole.Option, new() { Name = "Assistants" }).ClickAsync();
         await seller.GetByLabel("Description").First.FillAsync("Answers questions about hiking gear.");
-        await Button(seller, "Create").ClickAsync();
+        await Button(seller, "Create agent").ClickAsync();
         await Expect(seller.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Trail Guide");
         await Tab(seller, "Flow").ClickAsync();
         await seller.GetByLabel("Langflow export").SetInputFilesAsync(Sample("Basic Prompting"));
-        await Expect(seller.GetByText("READY").First).ToBeVisibleAsync(new() { Timeout = 60_000 });
-        await Expect(seller.GetByRole(AriaRole.Img, new() { NameRegex = new Regex("flow graph", RegexOptions.IgnoreCase) })).ToBeVisibleAsync();
+        await Expect(seller.GetByText("and ready: try it in the Test chat tab")).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Expect(seller.Locator("svg[role=img] g[data-node]")).ToHaveCountAsync(4);
         await CheckPageAsync(seller, "seller-agent-flow");
 
         await Tab(seller, "Plans").ClickAsync();
@@ -152,6 +153,7 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
 
         await Button(seller, "Publish").ClickAsync();
         await Expect(seller.GetByText("ACTIVE").First).ToBeVisibleAsync();
+        var sellerAgentUrl = seller.Url;
 
         // Buyer: account, organization (with its default project), the catalog, an order.
         var buyer = await NewUserAsync("bea@buyer.example", "Bea Buyer");
@@ -191,6 +193,16 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         Assert.NotEmpty(key);
         await CheckPageAsync(buyer, "buyer-keys");
 
+        // Tenancy both ways: each side's page is "Not found" to the other, with no action on it.
+        var subscriptionUrl = buyer.Url;
+        await buyer.GotoAsync(sellerAgentUrl);
+        await Expect(buyer.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Not found");
+        await Expect(Button(buyer, "Pause")).ToHaveCountAsync(0);
+        await seller.GotoAsync(subscriptionUrl);
+        await Expect(seller.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Not found");
+        await Expect(Button(seller, "Create key")).ToHaveCountAsync(0);
+        await buyer.GotoAsync(subscriptionUrl);
+
         // The customer's website on another origin, with the embed code pasted in (the key where it says so).
         var snippet = embed.Contains("ar_pk_live_", StringComparison.Ordinal) ? embed : embed.Replace("YOUR_PUBLISHABLE_KEY", key, StringComparison.Ordinal);
         var site = await ui.NewPageAsync();
@@ -204,9 +216,15 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         await Expect(site.GetByRole(AriaRole.Log).Locator("[data-role=assistant], .assistant").Last).Not.ToBeEmptyAsync();
 
         // Back in the console: the call is in the usage chart and table.
-        await buyer.ReloadAsync();
-        await Tab(buyer, "Usage").ClickAsync();
-        await Expect(buyer.GetByRole(AriaRole.Heading, new() { Name = "Invocations by day" })).ToBeVisibleAsync();
+        // Turns are written behind the answer (the turn writer batches them): open the tab again until it has the call.
+        var chart = buyer.GetByRole(AriaRole.Heading, new() { Name = "Invocations by day" });
+        for (var attempt = 0; attempt < 20 && !await chart.IsVisibleAsync(); attempt++)
+        {
+            await buyer.ReloadAsync();
+            await Tab(buyer, "Usage").ClickAsync();
+            await buyer.GetByText(new Regex("Invocations by day|No usage in this period")).First.WaitForAsync();
+        }
+        await Expect(chart).ToBeVisibleAsync();
         await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Website|Widget sessions") })).ToContainTextAsync("1");
         await CheckPageAsync(buyer, "buyer-usage");
     }

@@ -64,7 +64,7 @@
     '.avatar img{width:100%;height:100%;object-fit:cover;display:block}',
     '.titles{flex:1;min-width:0}',
     '.title{margin:0;font-size:16px;font-weight:600;line-height:1.3;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}',
-    '.sub{display:flex;align-items:center;gap:6px;font-size:12px;opacity:.85}',
+    '.sub{display:flex;align-items:center;gap:6px;font-size:12px}',
     '.sub::before{content:"";width:7px;height:7px;border-radius:50%;background:#35c46b}',
     '.icon-btn{width:36px;height:36px;border-radius:10px;display:flex;align-items:center;justify-content:center;opacity:.9}',
     '.icon-btn:hover{background:var(--ov);opacity:1}',
