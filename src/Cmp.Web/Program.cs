@@ -112,8 +112,9 @@ app.Lifetime.ApplicationStarted.Register(() =>
     var url = addresses.FirstOrDefault() ?? "http://localhost:5000";
     Console.WriteLine();
     Console.WriteLine($"CMP is running at {url}");
+    Console.WriteLine($"  Web UI:        {url}/  (sign in at {url}/login)");
     Console.WriteLine($"  API reference: {url}/api/docs/");
-    Console.WriteLine($"  Sign in:       POST {url}/api-auth/password/ {{\"username\": \"{bootstrap.AdminEmail}\", \"password\": \"...\"}}");
+    Console.WriteLine($"  API sign-in:   POST {url}/api-auth/password/ {{\"username\": \"{bootstrap.AdminEmail}\", \"password\": \"...\"}}");
     if (bootstrap.GeneratedPassword is not null)
     {
         Console.WriteLine($"  Staff user {bootstrap.AdminEmail} was created with the password: {bootstrap.GeneratedPassword}");

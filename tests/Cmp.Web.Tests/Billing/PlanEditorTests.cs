@@ -52,6 +52,8 @@ public sealed class PlanEditorTests : IAsyncLifetime
 
     private static async Task ChooseBillingTypeAsync(IRenderedComponent<PlanEditor> cut, int row, string type)
     {
+        // A row just added renders its select's input on the next render pass: wait for it.
+        cut.WaitForState(() => cut.FindComponents<MudSelect<string>>().Any(s => s.FindAll($"#component-{row}-billing-type").Count == 1));
         var select = cut.FindComponents<MudSelect<string>>().Single(s => s.FindAll($"#component-{row}-billing-type").Count == 1);
         await cut.InvokeAsync(() => select.Instance.ValueChanged.InvokeAsync(type));
     }
