@@ -227,5 +227,30 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         await Expect(chart).ToBeVisibleAsync();
         await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Website|Widget sessions") })).ToContainTextAsync("1");
         await CheckPageAsync(buyer, "buyer-usage");
+
+        // The rest of the main pages, as their users see them after the journeys.
+        await buyer.GotoAsync("/customer/orders/");
+        await Expect(buyer.GetByRole(AriaRole.Cell, new() { Name = "Trail Guide" }).First).ToBeVisibleAsync();
+        await CheckPageAsync(buyer, "buyer-orders");
+        await buyer.GotoAsync("/account");
+        await Expect(buyer.GetByText("bea@buyer.example").First).ToBeVisibleAsync();
+        await CheckPageAsync(buyer, "account");
+        await seller.GotoAsync("/marketplace/service-providers/agents/");
+        await Expect(Link(seller, "Trail Guide")).ToBeVisibleAsync();
+        await CheckPageAsync(seller, "seller-agents");
+        var staff = await StaffAsync();
+        foreach (var (path, name, shows) in new[]
+        {
+            ("/admin/organizations", "admin-organizations", "Sam's Agents"),
+            ("/admin/providers", "admin-providers", "Sam's Agents"),
+            ("/admin/orders", "admin-orders", "Trail Guide"),
+            ("/admin/emails", "admin-emails", "bea@buyer.example"),
+            ("/admin/settings", "admin-settings", "EMAIL_VERIFICATION_REQUIRED"),
+        })
+        {
+            await staff.GotoAsync(path);
+            await Expect(staff.GetByText(shows).First).ToBeVisibleAsync();
+            await CheckPageAsync(staff, name);
+        }
     }
 }
