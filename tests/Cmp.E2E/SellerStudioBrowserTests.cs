@@ -62,7 +62,8 @@ public sealed partial class SellerStudioBrowserTests(BrowserFixture fixture) : I
         await page.GetByLabel("Email").FillAsync(email);
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/login"));
+        // Polls the address (a navigation's load event can lag behind under load): signed in once it has left /login.
+        await Expect(page).Not.ToHaveURLAsync(new Regex("/login"), new() { Timeout = 30_000 });
         return page;
     }
 

@@ -49,15 +49,15 @@ public sealed class OrderPagesTests(CmpFactory factory) : IClassFixture<CmpFacto
 
         var asMember = await RenderPageAsync<CustomerOrders>(await WorkspaceAsync(member.Email, customer));
         asMember.WaitForAssertion(() => Assert.Contains("PENDING_CONSUMER", asMember.Markup));
-        Assert.Equal([$"Cancel order for {agentName}"], ActionButtons(asMember));
+        asMember.WaitForAssertion(() => Assert.Equal([$"Cancel order for {agentName}"], ActionButtons(asMember)));
 
         var asOwner = await RenderPageAsync<CustomerOrders>(await WorkspaceAsync(owner.Email, customer));
         asOwner.WaitForAssertion(() => Assert.Contains("PENDING_CONSUMER", asOwner.Markup));
-        Assert.Equal([$"Approve order for {agentName}", $"Reject order for {agentName}", $"Cancel order for {agentName}"], ActionButtons(asOwner));
+        asOwner.WaitForAssertion(() => Assert.Equal([$"Approve order for {agentName}", $"Reject order for {agentName}", $"Cancel order for {agentName}"], ActionButtons(asOwner)));
 
         await Button(asOwner, $"Approve order for {agentName}").ClickAsync();
         asOwner.WaitForAssertion(() => Assert.Contains("DONE", asOwner.Markup), TimeSpan.FromSeconds(30));
-        Assert.Empty(ActionButtons(asOwner));
+        asOwner.WaitForAssertion(() => Assert.Empty(ActionButtons(asOwner)));
         Assert.Equal("DONE", await OrderStateAsync(owner.Client, uuid));
         Assert.Contains("Open subscription", asOwner.Markup);
     }
@@ -74,12 +74,12 @@ public sealed class OrderPagesTests(CmpFactory factory) : IClassFixture<CmpFacto
 
         var asBuyer = await RenderPageAsync<CustomerOrders>(await WorkspaceAsync(buyer.Email, customer));
         asBuyer.WaitForAssertion(() => Assert.Contains("PENDING_PROVIDER", asBuyer.Markup));
-        Assert.Equal([$"Cancel order for {agentName}"], ActionButtons(asBuyer));
+        asBuyer.WaitForAssertion(() => Assert.Equal([$"Cancel order for {agentName}"], ActionButtons(asBuyer)));
 
         var host = await _host.RenderAsync<ProviderOrders>(await WorkspaceAsync(seller.Owner.Email, seller.Customer));
         var asSeller = host.FindComponent<ProviderOrders>();
         asSeller.WaitForAssertion(() => Assert.Contains("PENDING_PROVIDER", asSeller.Markup));
-        Assert.Equal([$"Approve order for {agentName}", $"Reject order for {agentName}"], ActionButtons(asSeller));
+        asSeller.WaitForAssertion(() => Assert.Equal([$"Approve order for {agentName}", $"Reject order for {agentName}"], ActionButtons(asSeller)));
 
         // The click's handler waits for the confirmation, so it finishes once the dialog is answered.
         var rejecting = Button(asSeller, $"Reject order for {agentName}").ClickAsync();
