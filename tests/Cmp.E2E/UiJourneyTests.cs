@@ -132,7 +132,11 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         await seller.GetByLabel("Name").First.FillAsync("Trail Guide");
         await seller.GetByLabel("Category").ClickAsync();
         await seller.GetByRole(AriaRole.Option, new() { Name = "Assistants" }).ClickAsync();
+        // The choice reaches the server before the next step: the list has closed and the select shows it.
+        await Expect(seller.GetByRole(AriaRole.Option, new() { Name = "Assistants" })).ToBeHiddenAsync();
+        await Expect(seller.GetByText("Assistants", new() { Exact = true }).First).ToBeVisibleAsync();
         await seller.GetByLabel("Description").First.FillAsync("Answers questions about hiking gear.");
+        await seller.GetByLabel("Description").First.PressAsync("Tab");
         await Button(seller, "Create agent").ClickAsync();
         await Expect(seller.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Trail Guide");
         await Tab(seller, "Flow").ClickAsync();
