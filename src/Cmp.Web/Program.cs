@@ -101,6 +101,7 @@ app.MapOrderEndpoints();
 app.MapAgentConfigEndpoints();
 app.MapGatewayEndpoints();
 app.MapWidgetEndpoints();
+app.MapInvoiceEndpoints();
 app.MapCmpUi();
 
 await app.Services.MigrateDatabaseAsync();

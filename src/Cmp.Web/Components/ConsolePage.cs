@@ -18,6 +18,12 @@ public abstract class ConsolePage : ComponentBase
     [Inject]
     protected NavigationManager Navigation { get; set; } = default!;
 
+    /// <summary>The clock every operation is given (the system's; tests set their own).</summary>
+    [Inject]
+    protected TimeProvider Time { get; set; } = default!;
+
+    protected DateTime UtcNow => Time.GetUtcNow().UtcDateTime;
+
     [CascadingParameter]
     protected Workspace Workspace { get; set; } = default!;
 

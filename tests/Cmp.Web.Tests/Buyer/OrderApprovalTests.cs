@@ -179,7 +179,7 @@ public sealed class OrderApprovalTests(CmpFactory factory) : IClassFixture<CmpFa
         await factory.WithDbAsync(db => db.Orders.Where(o => o.Id == id).ExecuteUpdateAsync(s => s.SetProperty(o => o.State, OrderState.Executing)));
         Assert.Equal("EXECUTING", (await Json.ReadAsync(await owner.Client.GetAsync($"/api/marketplace-orders/{uuid}/"), HttpStatusCode.OK))["state"]!.GetValue<string>());
 
-        var recovery = new OrderRecovery(factory.Services.GetRequiredService<IServiceScopeFactory>(), NullLogger<OrderRecovery>.Instance);
+        var recovery = new OrderRecovery(factory.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, NullLogger<OrderRecovery>.Instance);
         await recovery.StartAsync(CancellationToken.None);
         await recovery.ExecuteTask!;
         var order = await Json.ReadAsync(await owner.Client.GetAsync($"/api/marketplace-orders/{uuid}/"), HttpStatusCode.OK);
@@ -189,7 +189,7 @@ public sealed class OrderApprovalTests(CmpFactory factory) : IClassFixture<CmpFa
         Assert.NotNull(resource["config_uuid"]);
 
         // Run again, it finds nothing left to do and makes no second resource.
-        var again = new OrderRecovery(factory.Services.GetRequiredService<IServiceScopeFactory>(), NullLogger<OrderRecovery>.Instance);
+        var again = new OrderRecovery(factory.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, NullLogger<OrderRecovery>.Instance);
         await again.StartAsync(CancellationToken.None);
         await again.ExecuteTask!;
         Assert.Equal(1, await factory.WithDbAsync(db => db.Resources.CountAsync(r => r.OrderId == id)));

@@ -140,7 +140,9 @@ internal sealed class BillingConfigurations :
         b.Property(u => u.SessionId).HasMaxLength(200);
         b.Property(u => u.RequestId).HasMaxLength(40);
         b.HasIndex(u => new { u.ConfigId, u.CreatedAt });
-        b.HasIndex(u => new { u.ResourceId, u.CreatedAt });
+        // Invoices sum a month's records per resource and plan; on PostgreSQL the index carries what they sum, so the
+        // sums are read from the index alone.
+        b.HasIndex(u => new { u.ResourceId, u.CreatedAt }).IncludeProperties(u => new { u.PlanId, u.InputTokens, u.OutputTokens });
         b.HasOne<CustomerAgentConfig>().WithMany().HasForeignKey(u => u.ConfigId).OnDelete(DeleteBehavior.Cascade);
     }
 

@@ -5,6 +5,7 @@ using Cmp.Web.Infrastructure.Persistence;
 using Cmp.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Cmp.Web.Features.Billing;
 
@@ -23,6 +24,9 @@ public static class BillingEndpoints
     public static IServiceCollection AddBilling(this IServiceCollection services)
     {
         services.AddSingleton<CapReservations>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<MonthClose>();
+        services.AddHostedService(sp => sp.GetRequiredService<MonthClose>());
         return services;
     }
 

@@ -148,6 +148,7 @@ internal sealed class GatewayRun
             OutputTokens = tokens.OutputTokens,
             LatencyMs = elapsedMs,
             Status = status,
+            CreatedAt = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
         };
         await services.GetRequiredService<TurnWriter>().WriteAsync(new MeteredTurn(usage, messages, completion));
         if (_cap is not null)

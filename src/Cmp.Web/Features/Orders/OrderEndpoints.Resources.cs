@@ -68,7 +68,7 @@ internal static class ResourceOperations
         return db.Plans.AsNoTracking().Where(p => p.AgentId == agentId && p.ArchivedAt == null);
     }
 
-    public static async Task<Outcome<ResourceRow>> TerminateAsync(CmpDbContext db, Access access, string uuid, CancellationToken ct)
+    public static async Task<Outcome<ResourceRow>> TerminateAsync(CmpDbContext db, Access access, string uuid, TimeProvider time, CancellationToken ct)
     {
         var row = await FindAsync(db, access, uuid, ct);
         if (row is null)
@@ -79,7 +79,7 @@ internal static class ResourceOperations
         {
             return Problems.Forbidden("Terminating needs a managing role in the resource's project or organization.");
         }
-        var now = DateTime.UtcNow;
+        var now = time.GetUtcNow().UtcDateTime;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             var moved = await db.Resources.Where(r => r.Id == row.Resource.Id && r.State == ResourceState.Ok)
@@ -94,7 +94,7 @@ internal static class ResourceOperations
         return (await FindAsync(db, access, uuid, ct))!;
     }
 
-    public static async Task<Outcome<ResourceRow>> SwitchPlanAsync(CmpDbContext db, Access access, string uuid, string? planUuid, CancellationToken ct)
+    public static async Task<Outcome<ResourceRow>> SwitchPlanAsync(CmpDbContext db, Access access, string uuid, string? planUuid, TimeProvider time, CancellationToken ct)
     {
         var row = await FindAsync(db, access, uuid, ct);
         if (row is null)
@@ -114,7 +114,7 @@ internal static class ResourceOperations
         {
             return Problems.Conflict("The resource is already on this plan.", ProblemTypes.InvalidTransition);
         }
-        var now = DateTime.UtcNow;
+        var now = time.GetUtcNow().UtcDateTime;
         await using (var tx = await db.Database.BeginTransactionAsync(ct))
         {
             // Guarded on the plan it was on too: of two concurrent switches one wins, and the periods stay one chain.
@@ -171,12 +171,12 @@ public static partial class OrderEndpoints
     private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> GetResourceAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct) =>
         MapResource(await ResourceOperations.GetAsync(db, access, uuid, ct), ctx);
 
-    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> TerminateAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct) =>
-        MapResource(await ResourceOperations.TerminateAsync(db, access, uuid, ct), ctx);
+    private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> TerminateAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, TimeProvider time, CancellationToken ct) =>
+        MapResource(await ResourceOperations.TerminateAsync(db, access, uuid, time, ct), ctx);
 
     private static async Task<Results<Ok<ResourceDto>, ProblemHttpResult>> SwitchPlanAsync(
-        string uuid, SwitchPlanRequest body, HttpContext ctx, CmpDbContext db, Access access, CancellationToken ct) =>
-        MapResource(await ResourceOperations.SwitchPlanAsync(db, access, uuid, body.Plan, ct), ctx);
+        string uuid, SwitchPlanRequest body, HttpContext ctx, CmpDbContext db, Access access, TimeProvider time, CancellationToken ct) =>
+        MapResource(await ResourceOperations.SwitchPlanAsync(db, access, uuid, body.Plan, time, ct), ctx);
 
     private static Results<Ok<ResourceDto>, ProblemHttpResult> MapResource(Outcome<ResourceRow> outcome, HttpContext ctx) =>
         outcome.Ok ? TypedResults.Ok(ToDto(outcome.Value!, ctx)) : outcome.ToProblemResult();

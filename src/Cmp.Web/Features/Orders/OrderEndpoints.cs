@@ -47,7 +47,7 @@ public static partial class OrderEndpoints
     }
 
     /// <summary>EXECUTING → DONE | ERRED (kept for callers of the endpoint class; the rule is <see cref="OrderOperations.FulfilAsync"/>).</summary>
-    internal static Task FulfilAsync(CmpDbContext db, Guid orderId, CancellationToken ct) => OrderOperations.FulfilAsync(db, orderId, ct);
+    internal static Task FulfilAsync(CmpDbContext db, Guid orderId, TimeProvider time, CancellationToken ct) => OrderOperations.FulfilAsync(db, orderId, time, ct);
 
     private static OrderDto ToDto(OrderRow r, HttpContext ctx)
     {
@@ -87,9 +87,9 @@ public static partial class OrderEndpoints
     }
 
     private static async Task<Results<Created<OrderDto>, ProblemHttpResult>> CreateAsync(
-        OrderRequest body, HttpContext ctx, CmpDbContext db, Access access, EmailSender mail, CancellationToken ct)
+        OrderRequest body, HttpContext ctx, CmpDbContext db, Access access, EmailSender mail, TimeProvider time, CancellationToken ct)
     {
-        var outcome = await OrderOperations.CreateAsync(db, access, mail, Refs.BaseUrl(ctx), body, ct);
+        var outcome = await OrderOperations.CreateAsync(db, access, mail, Refs.BaseUrl(ctx), time, body, ct);
         if (!outcome.Ok)
         {
             return outcome.ToProblemResult();
@@ -101,7 +101,7 @@ public static partial class OrderEndpoints
     private static async Task<Results<Ok<OrderDto>, ProblemHttpResult>> ActAsync(
         string uuid, OrderAction action, HttpContext ctx, CmpDbContext db, Access access, EmailSender mail, CancellationToken ct)
     {
-        var outcome = await OrderOperations.ActAsync(db, access, mail, Refs.BaseUrl(ctx), uuid, action, ct);
+        var outcome = await OrderOperations.ActAsync(db, access, mail, Refs.BaseUrl(ctx), ctx.RequestServices.GetRequiredService<TimeProvider>(), uuid, action, ct);
         return outcome.Ok ? TypedResults.Ok(ToDto(outcome.Value!, ctx)) : outcome.ToProblemResult();
     }
 }

@@ -178,7 +178,7 @@ public static class OrderOperations
     /// the provider's unless the agent requires it; an order with no review left is fulfilled at once (DONE or ERRED).
     /// </summary>
     public static async Task<Outcome<OrderRow>> CreateAsync(
-        CmpDbContext db, Access access, EmailSender mail, string baseUrl, OrderRequest body, CancellationToken ct)
+        CmpDbContext db, Access access, EmailSender mail, string baseUrl, TimeProvider time, OrderRequest body, CancellationToken ct)
     {
         var errors = new FieldErrors();
         var name = errors.Text("name", body.Name, 150);
@@ -214,7 +214,7 @@ public static class OrderOperations
             return Problems.Validation("plan", "This plan is archived and takes no new orders.");
         }
         var consumerApproved = await access.HasCustomerPermissionAsync(project.CustomerId, Permission.ApproveOrder, ct);
-        var now = DateTime.UtcNow;
+        var now = time.GetUtcNow().UtcDateTime;
         var order = new Order
         {
             AgentId = agent.Id,
@@ -236,7 +236,7 @@ public static class OrderOperations
         if (order.State == OrderState.Executing)
         {
             // Not the request's token: once EXECUTING is saved the order is finished even if the client has gone.
-            await FulfilAsync(db, order.Id, CancellationToken.None);
+            await FulfilAsync(db, order.Id, time, CancellationToken.None);
         }
         else
         {
@@ -251,7 +251,7 @@ public static class OrderOperations
     /// one that reaches PENDING_PROVIDER is mailed to the provider's approvers.
     /// </summary>
     public static async Task<Outcome<OrderRow>> ActAsync(
-        CmpDbContext db, Access access, EmailSender mail, string baseUrl, string? uuid, OrderAction action, CancellationToken ct)
+        CmpDbContext db, Access access, EmailSender mail, string baseUrl, TimeProvider time, string? uuid, OrderAction action, CancellationToken ct)
     {
         var row = await FindAsync(db, access, uuid, ct);
         if (row is null)
@@ -266,14 +266,14 @@ public static class OrderOperations
         {
             return Problems.Forbidden(transition.Refusal);
         }
-        var moved = await OrderWorkflow.TryMoveAsync(db, order.Id, transition, transition.Next(agent.RequiresProviderApproval), access.UserId, DateTime.UtcNow, ct);
+        var moved = await OrderWorkflow.TryMoveAsync(db, order.Id, transition, transition.Next(agent.RequiresProviderApproval), access.UserId, time.GetUtcNow().UtcDateTime, ct);
         if (!moved.Ok)
         {
             return Outcome<OrderRow>.Fail(moved.Problem!);
         }
         if (moved.Value == OrderState.Executing)
         {
-            await FulfilAsync(db, order.Id, CancellationToken.None);
+            await FulfilAsync(db, order.Id, time, CancellationToken.None);
         }
         else if (moved.Value == OrderState.PendingProvider)
         {
@@ -307,13 +307,13 @@ public static class OrderOperations
     /// EXECUTING → DONE: creates the resource and its agent config, pinned to the order's flow version,
     /// in one transaction. A failure ends the order ERRED with the reason.
     /// </summary>
-    public static async Task FulfilAsync(CmpDbContext db, Guid orderId, CancellationToken ct)
+    public static async Task FulfilAsync(CmpDbContext db, Guid orderId, TimeProvider time, CancellationToken ct)
     {
         var order = await db.Orders.Include(o => o.Agent).FirstAsync(o => o.Id == orderId, ct);
         try
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var now = DateTime.UtcNow;
+            var now = time.GetUtcNow().UtcDateTime;
             var resource = new Resource
             {
                 OrderId = order.Id,

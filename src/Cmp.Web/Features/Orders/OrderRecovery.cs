@@ -8,7 +8,7 @@ namespace Cmp.Web.Features.Orders;
 /// each ends DONE with its resource, or ERRED with the reason. Fulfilment is a guarded transition, so an order
 /// another process finishes at the same moment is finished once.
 /// </summary>
-public sealed class OrderRecovery(IServiceScopeFactory scopes, ILogger<OrderRecovery> logger) : BackgroundService
+public sealed class OrderRecovery(IServiceScopeFactory scopes, TimeProvider time, ILogger<OrderRecovery> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -28,7 +28,7 @@ public sealed class OrderRecovery(IServiceScopeFactory scopes, ILogger<OrderReco
         {
             try
             {
-                await OrderOperations.FulfilAsync(db, id, CancellationToken.None);
+                await OrderOperations.FulfilAsync(db, id, time, CancellationToken.None);
                 db.ChangeTracker.Clear();
                 var state = await db.Orders.Where(o => o.Id == id).Select(o => o.State).FirstAsync(CancellationToken.None);
                 logger.LogInformation("Order {OrderId} left EXECUTING by a stopped process is now {State}", id, state);

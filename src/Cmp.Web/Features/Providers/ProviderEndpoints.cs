@@ -1,3 +1,4 @@
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Infrastructure.Persistence;
 using Cmp.Web.Infrastructure.Security;
@@ -15,6 +16,7 @@ public static class ProviderEndpoints
     public static IEndpointRouteBuilder MapProviderEndpoints(this IEndpointRouteBuilder app)
     {
         var g = app.MapGroup("/api/marketplace-service-providers").WithTags("Service providers").RequireAuthorization();
+        g.MapRevenueEndpoints();
         g.MapGet("/", ListAsync).WithName("ListServiceProviders");
         g.MapPost("/", CreateAsync).WithName("CreateServiceProvider");
         g.MapGet("/{uuid}/", GetAsync).WithName("GetServiceProvider");

@@ -53,7 +53,18 @@ public sealed class EmailSender(CmpDbContext db, IConfiguration configuration, I
         var email = new OutgoingEmail { To = to, Subject = subject, Body = body };
         db.Emails.Add(email);
         await db.SaveChangesAsync(ct);
+        await DeliverAsync(email, ct);
+    }
 
+    /// <summary>
+    /// Delivers a message already stored (and tracked by this sender's context), for writers that store mail in
+    /// the transaction of what caused it and deliver after the commit, so that a rolled back change mails nobody.
+    /// </summary>
+    public async Task DeliverAsync(OutgoingEmail email, CancellationToken ct)
+    {
+        var to = email.To;
+        var subject = email.Subject;
+        var body = email.Body;
         var options = configuration.GetSection("Smtp").Get<SmtpOptions>() ?? new SmtpOptions();
         if (string.IsNullOrWhiteSpace(options.Host))
         {

@@ -46,6 +46,10 @@ public abstract class CmpDbContext(DbContextOptions options) : DbContext(options
     public DbSet<CapCounter> CapCounters => Set<CapCounter>();
     public DbSet<PlanPeriod> PlanPeriods => Set<PlanPeriod>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<Invoice> Invoices => Set<Invoice>();
+    public DbSet<InvoiceItem> InvoiceItems => Set<InvoiceItem>();
+    public DbSet<BillingClosure> BillingClosures => Set<BillingClosure>();
+    public DbSet<JobLease> JobLeases => Set<JobLease>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)

@@ -12,6 +12,7 @@ public sealed class PlatformSettings(IConfiguration configuration)
     public const string EmailVerificationRequired = "EMAIL_VERIFICATION_REQUIRED";
     public const string ServiceProviderRequiresApproval = "SERVICE_PROVIDER_REQUIRES_APPROVAL";
     public const string Llm = "CMP_LLM";
+    public const string PlatformFeePercentName = "PLATFORM_FEE_PERCENT";
 
     public bool AutoApproveSelfRegistration => Flag(OnboardingUniversalAutoApprove, false);
     public bool CreateDefaultProjectOnOrganizationCreation => Flag(CreateDefaultProject, false);
@@ -19,6 +20,24 @@ public sealed class PlatformSettings(IConfiguration configuration)
     public bool RequireEmailVerification => Flag(EmailVerificationRequired, true);
     public bool ProviderRequiresApproval => Flag(ServiceProviderRequiresApproval, false);
     public string LlmMode => (configuration[Llm] ?? "dev").Trim().ToLowerInvariant();
+    /// <summary>The operator's share of each seller's gross revenue, in percent (0 to 100, exact decimal).</summary>
+    public decimal PlatformFeePercent
+    {
+        get
+        {
+            var raw = configuration[PlatformFeePercentName];
+            if (string.IsNullOrWhiteSpace(raw))
+            {
+                return 0m;
+            }
+            if (decimal.TryParse(raw.Trim(), System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value) && value <= 100m)
+            {
+                return value;
+            }
+            throw new InvalidOperationException($"Setting {PlatformFeePercentName} must be a number from 0 to 100 (such as 12.5), not '{raw}'.");
+        }
+    }
+
     public bool OidcEnabled => !string.IsNullOrWhiteSpace(configuration["Oidc:Authority"]);
 
     /// <summary>The public settings, by exact name, as <c>GET /api/configuration/</c> shows them.</summary>
@@ -30,6 +49,7 @@ public sealed class PlatformSettings(IConfiguration configuration)
         [EmailVerificationRequired] = RequireEmailVerification,
         [ServiceProviderRequiresApproval] = ProviderRequiresApproval,
         [Llm] = LlmMode,
+        [PlatformFeePercentName] = PlatformFeePercent.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["OIDC_ENABLED"] = OidcEnabled,
         ["PASSWORD_MIN_LENGTH"] = Features.Accounts.PasswordPolicy.MinLength,
     };

@@ -591,112 +591,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("flow_versions", (string)null);
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid")
-                        .HasColumnName("id");
-
-                    b.Property<Guid>("AgentId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("agent_id");
-
-                    b.Property<DateTime?>("ArchivedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("archived_at");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<string>("Currency")
-                        .IsRequired()
-                        .HasMaxLength(3)
-                        .HasColumnType("character varying(3)")
-                        .HasColumnName("currency");
-
-                    b.Property<string>("Description")
-                        .IsRequired()
-                        .HasMaxLength(2000)
-                        .HasColumnType("character varying(2000)")
-                        .HasColumnName("description");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(150)
-                        .HasColumnType("character varying(150)")
-                        .HasColumnName("name");
-
-                    b.Property<int?>("RateLimitPerMinute")
-                        .HasColumnType("integer")
-                        .HasColumnName("rate_limit_per_minute");
-
-                    b.Property<Guid>("Version")
-                        .IsConcurrencyToken()
-                        .HasColumnType("uuid")
-                        .HasColumnName("version");
-
-                    b.HasKey("Id")
-                        .HasName("pk_plans");
-
-                    b.HasIndex("AgentId")
-                        .HasDatabaseName("ix_plans_agent_id");
-
-                    b.ToTable("plans", (string)null);
-                });
-
-            modelBuilder.Entity("Cmp.Web.Features.Agents.PlanComponent", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid")
-                        .HasColumnName("id");
-
-                    b.Property<string>("BillingType")
-                        .IsRequired()
-                        .HasMaxLength(40)
-                        .HasColumnType("character varying(40)")
-                        .HasColumnName("billing_type");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<long?>("LimitAmount")
-                        .HasColumnType("bigint")
-                        .HasColumnName("limit_amount");
-
-                    b.Property<string>("MeasuredUnit")
-                        .IsRequired()
-                        .HasMaxLength(40)
-                        .HasColumnType("character varying(40)")
-                        .HasColumnName("measured_unit");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(150)
-                        .HasColumnType("character varying(150)")
-                        .HasColumnName("name");
-
-                    b.Property<Guid>("PlanId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("plan_id");
-
-                    b.Property<decimal>("Price")
-                        .HasPrecision(18, 6)
-                        .HasColumnType("numeric(18,6)")
-                        .HasColumnName("price");
-
-                    b.HasKey("Id")
-                        .HasName("pk_plan_components");
-
-                    b.HasIndex("PlanId")
-                        .HasDatabaseName("ix_plan_components_plan_id");
-
-                    b.ToTable("plan_components", (string)null);
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.ProviderAgent", b =>
                 {
                     b.Property<Guid>("Id")
@@ -783,6 +677,27 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("provider_agents", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Billing.BillingClosure", b =>
+                {
+                    b.Property<string>("Period")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("period");
+
+                    b.Property<DateTime>("ClosedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("closed_at");
+
+                    b.Property<int>("Invoices")
+                        .HasColumnType("integer")
+                        .HasColumnName("invoices");
+
+                    b.HasKey("Period")
+                        .HasName("pk_billing_closures");
+
+                    b.ToTable("billing_closures", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Billing.CapCounter", b =>
                 {
                     b.Property<Guid>("ResourceId")
@@ -806,6 +721,300 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasName("pk_cap_counters");
 
                     b.ToTable("cap_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Invoice", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("CanceledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("canceled_at");
+
+                    b.Property<DateTime?>("ClosedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("closed_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)")
+                        .HasColumnName("currency");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("customer_id");
+
+                    b.Property<Guid?>("MarkedById")
+                        .HasColumnType("uuid")
+                        .HasColumnName("marked_by_id");
+
+                    b.Property<int>("Month")
+                        .HasColumnType("integer")
+                        .HasColumnName("month");
+
+                    b.Property<DateTime?>("PaidAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("paid_at");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("state");
+
+                    b.Property<decimal>("Total")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("total");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid")
+                        .HasColumnName("version");
+
+                    b.Property<int>("Year")
+                        .HasColumnType("integer")
+                        .HasColumnName("year");
+
+                    b.HasKey("Id")
+                        .HasName("pk_invoices");
+
+                    b.HasIndex("Year", "Month", "State")
+                        .HasDatabaseName("ix_invoices_year_month_state");
+
+                    b.HasIndex("CustomerId", "Year", "Month", "Currency")
+                        .IsUnique()
+                        .HasDatabaseName("ix_invoices_customer_id_year_month_currency");
+
+                    b.ToTable("invoices", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.InvoiceItem", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BillingType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("billing_type");
+
+                    b.Property<Guid?>("ComponentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("component_id");
+
+                    b.Property<string>("ComponentName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("component_name");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<int?>("DaysInMonth")
+                        .HasColumnType("integer")
+                        .HasColumnName("days_in_month");
+
+                    b.Property<DateTime>("End")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("end");
+
+                    b.Property<Guid>("InvoiceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("invoice_id");
+
+                    b.Property<Guid>("OfferingId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("offering_id");
+
+                    b.Property<string>("OfferingName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("offering_name");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("PlanName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("plan_name");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer")
+                        .HasColumnName("position");
+
+                    b.Property<Guid>("ProviderId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("provider_id");
+
+                    b.Property<decimal>("Quantity")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("quantity");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("ResourceName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("resource_name");
+
+                    b.Property<DateTime>("Start")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("start");
+
+                    b.Property<decimal>("Total")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("total");
+
+                    b.Property<string>("Unit")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("unit");
+
+                    b.Property<decimal>("UnitPrice")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("unit_price");
+
+                    b.HasKey("Id")
+                        .HasName("pk_invoice_items");
+
+                    b.HasIndex("ProviderId")
+                        .HasDatabaseName("ix_invoice_items_provider_id");
+
+                    b.HasIndex("InvoiceId", "Position")
+                        .HasDatabaseName("ix_invoice_items_invoice_id_position");
+
+                    b.ToTable("invoice_items", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Plan", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime?>("ArchivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("archived_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)")
+                        .HasColumnName("currency");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("description");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("name");
+
+                    b.Property<int?>("RateLimitPerMinute")
+                        .HasColumnType("integer")
+                        .HasColumnName("rate_limit_per_minute");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("uuid")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plans");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_plans_agent_id");
+
+                    b.ToTable("plans", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanComponent", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BillingType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("billing_type");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("LimitAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("limit_amount");
+
+                    b.Property<string>("MeasuredUnit")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("measured_unit");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<decimal>("Price")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("price");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plan_components");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_plan_components_plan_id");
+
+                    b.ToTable("plan_components", (string)null);
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
@@ -916,6 +1125,8 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
 
                     b.HasIndex("ResourceId", "CreatedAt")
                         .HasDatabaseName("ix_usage_records_resource_id_created_at");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("ResourceId", "CreatedAt"), new[] { "PlanId", "InputTokens", "OutputTokens" });
 
                     b.ToTable("usage_records", (string)null);
                 });
@@ -1512,6 +1723,29 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("emails", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Infrastructure.Persistence.JobLease", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Holder")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("holder");
+
+                    b.HasKey("Name")
+                        .HasName("pk_job_leases");
+
+                    b.ToTable("job_leases", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -1632,26 +1866,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasConstraintName("fk_flow_versions_provider_agents_agent_id");
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
-                {
-                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
-                        .WithMany()
-                        .HasForeignKey("AgentId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_plans_provider_agents_agent_id");
-                });
-
-            modelBuilder.Entity("Cmp.Web.Features.Agents.PlanComponent", b =>
-                {
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
-                        .WithMany("Components")
-                        .HasForeignKey("PlanId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_plan_components_plans_plan_id");
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.ProviderAgent", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Agents.FlowVersion", "CurrentFlowVersion")
@@ -1682,9 +1896,49 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .HasConstraintName("fk_cap_counters_resources_resource_id");
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Invoice", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", null)
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_invoices_customers_customer_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.InvoiceItem", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Billing.Invoice", null)
+                        .WithMany("Items")
+                        .HasForeignKey("InvoiceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_invoice_items_invoices_invoice_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Plan", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plans_provider_agents_agent_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanComponent", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", null)
+                        .WithMany("Components")
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_components_plans_plan_id");
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
                 {
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", null)
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
@@ -1732,7 +1986,7 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .IsRequired()
                         .HasConstraintName("fk_orders_flow_versions_flow_version_id");
 
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", null)
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
@@ -1774,7 +2028,7 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                         .IsRequired()
                         .HasConstraintName("fk_resources_flow_versions_flow_version_id");
 
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", "Plan")
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", "Plan")
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
@@ -1881,7 +2135,12 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.Navigation("Customer");
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Invoice", b =>
+                {
+                    b.Navigation("Items");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Plan", b =>
                 {
                     b.Navigation("Components");
                 });

@@ -586,112 +586,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("flow_versions", (string)null);
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("id");
-
-                    b.Property<Guid>("AgentId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("agent_id");
-
-                    b.Property<DateTime?>("ArchivedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("archived_at");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
-
-                    b.Property<string>("Currency")
-                        .IsRequired()
-                        .HasMaxLength(3)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("currency");
-
-                    b.Property<string>("Description")
-                        .IsRequired()
-                        .HasMaxLength(2000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("description");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(150)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("name");
-
-                    b.Property<int?>("RateLimitPerMinute")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("rate_limit_per_minute");
-
-                    b.Property<Guid>("Version")
-                        .IsConcurrencyToken()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("version");
-
-                    b.HasKey("Id")
-                        .HasName("pk_plans");
-
-                    b.HasIndex("AgentId")
-                        .HasDatabaseName("ix_plans_agent_id");
-
-                    b.ToTable("plans", (string)null);
-                });
-
-            modelBuilder.Entity("Cmp.Web.Features.Agents.PlanComponent", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("id");
-
-                    b.Property<string>("BillingType")
-                        .IsRequired()
-                        .HasMaxLength(40)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("billing_type");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
-
-                    b.Property<long?>("LimitAmount")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("limit_amount");
-
-                    b.Property<string>("MeasuredUnit")
-                        .IsRequired()
-                        .HasMaxLength(40)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("measured_unit");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(150)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("name");
-
-                    b.Property<Guid>("PlanId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("plan_id");
-
-                    b.Property<decimal>("Price")
-                        .HasPrecision(18, 6)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("price");
-
-                    b.HasKey("Id")
-                        .HasName("pk_plan_components");
-
-                    b.HasIndex("PlanId")
-                        .HasDatabaseName("ix_plan_components_plan_id");
-
-                    b.ToTable("plan_components", (string)null);
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.ProviderAgent", b =>
                 {
                     b.Property<Guid>("Id")
@@ -778,6 +672,27 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("provider_agents", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Billing.BillingClosure", b =>
+                {
+                    b.Property<string>("Period")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<DateTime>("ClosedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("closed_at");
+
+                    b.Property<int>("Invoices")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("invoices");
+
+                    b.HasKey("Period")
+                        .HasName("pk_billing_closures");
+
+                    b.ToTable("billing_closures", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Billing.CapCounter", b =>
                 {
                     b.Property<Guid>("ResourceId")
@@ -801,6 +716,300 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasName("pk_cap_counters");
 
                     b.ToTable("cap_counters", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Invoice", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime?>("CanceledAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("canceled_at");
+
+                    b.Property<DateTime?>("ClosedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("closed_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("currency");
+
+                    b.Property<Guid>("CustomerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("customer_id");
+
+                    b.Property<Guid?>("MarkedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("marked_by_id");
+
+                    b.Property<int>("Month")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("month");
+
+                    b.Property<DateTime?>("PaidAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("paid_at");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<decimal>("Total")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("total");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.Property<int>("Year")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("year");
+
+                    b.HasKey("Id")
+                        .HasName("pk_invoices");
+
+                    b.HasIndex("Year", "Month", "State")
+                        .HasDatabaseName("ix_invoices_year_month_state");
+
+                    b.HasIndex("CustomerId", "Year", "Month", "Currency")
+                        .IsUnique()
+                        .HasDatabaseName("ix_invoices_customer_id_year_month_currency");
+
+                    b.ToTable("invoices", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.InvoiceItem", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BillingType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("billing_type");
+
+                    b.Property<Guid?>("ComponentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("component_id");
+
+                    b.Property<string>("ComponentName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("component_name");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<int?>("DaysInMonth")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("days_in_month");
+
+                    b.Property<DateTime>("End")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("end");
+
+                    b.Property<Guid>("InvoiceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("invoice_id");
+
+                    b.Property<Guid>("OfferingId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("offering_id");
+
+                    b.Property<string>("OfferingName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("offering_name");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("PlanName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_name");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position");
+
+                    b.Property<Guid>("ProviderId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider_id");
+
+                    b.Property<decimal>("Quantity")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("quantity");
+
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<string>("ResourceName")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_name");
+
+                    b.Property<DateTime>("Start")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("start");
+
+                    b.Property<decimal>("Total")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("total");
+
+                    b.Property<string>("Unit")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("unit");
+
+                    b.Property<decimal>("UnitPrice")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("unit_price");
+
+                    b.HasKey("Id")
+                        .HasName("pk_invoice_items");
+
+                    b.HasIndex("ProviderId")
+                        .HasDatabaseName("ix_invoice_items_provider_id");
+
+                    b.HasIndex("InvoiceId", "Position")
+                        .HasDatabaseName("ix_invoice_items_invoice_id_position");
+
+                    b.ToTable("invoice_items", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Plan", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AgentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<DateTime?>("ArchivedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("archived_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("currency");
+
+                    b.Property<string>("Description")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("description");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<int?>("RateLimitPerMinute")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rate_limit_per_minute");
+
+                    b.Property<Guid>("Version")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plans");
+
+                    b.HasIndex("AgentId")
+                        .HasDatabaseName("ix_plans_agent_id");
+
+                    b.ToTable("plans", (string)null);
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanComponent", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BillingType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("billing_type");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("LimitAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("limit_amount");
+
+                    b.Property<string>("MeasuredUnit")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("measured_unit");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<decimal>("Price")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("price");
+
+                    b.HasKey("Id")
+                        .HasName("pk_plan_components");
+
+                    b.HasIndex("PlanId")
+                        .HasDatabaseName("ix_plan_components_plan_id");
+
+                    b.ToTable("plan_components", (string)null);
                 });
 
             modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
@@ -910,7 +1119,8 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasDatabaseName("ix_usage_records_config_id_created_at");
 
                     b.HasIndex("ResourceId", "CreatedAt")
-                        .HasDatabaseName("ix_usage_records_resource_id_created_at");
+                        .HasDatabaseName("ix_usage_records_resource_id_created_at")
+                        .HasAnnotation("Npgsql:IndexInclude", new[] { "PlanId", "InputTokens", "OutputTokens" });
 
                     b.ToTable("usage_records", (string)null);
                 });
@@ -1507,6 +1717,29 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("emails", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Infrastructure.Persistence.JobLease", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Holder")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("holder");
+
+                    b.HasKey("Name")
+                        .HasName("pk_job_leases");
+
+                    b.ToTable("job_leases", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
@@ -1625,26 +1858,6 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasConstraintName("fk_flow_versions_provider_agents_agent_id");
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
-                {
-                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
-                        .WithMany()
-                        .HasForeignKey("AgentId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_plans_provider_agents_agent_id");
-                });
-
-            modelBuilder.Entity("Cmp.Web.Features.Agents.PlanComponent", b =>
-                {
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
-                        .WithMany("Components")
-                        .HasForeignKey("PlanId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_plan_components_plans_plan_id");
-                });
-
             modelBuilder.Entity("Cmp.Web.Features.Agents.ProviderAgent", b =>
                 {
                     b.HasOne("Cmp.Web.Features.Agents.FlowVersion", "CurrentFlowVersion")
@@ -1675,9 +1888,49 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .HasConstraintName("fk_cap_counters_resources_resource_id");
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Invoice", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Organizations.Customer", null)
+                        .WithMany()
+                        .HasForeignKey("CustomerId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_invoices_customers_customer_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.InvoiceItem", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Billing.Invoice", null)
+                        .WithMany("Items")
+                        .HasForeignKey("InvoiceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_invoice_items_invoices_invoice_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Plan", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Agents.ProviderAgent", null)
+                        .WithMany()
+                        .HasForeignKey("AgentId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plans_provider_agents_agent_id");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.PlanComponent", b =>
+                {
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", null)
+                        .WithMany("Components")
+                        .HasForeignKey("PlanId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_plan_components_plans_plan_id");
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Billing.PlanPeriod", b =>
                 {
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", null)
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
@@ -1725,7 +1978,7 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .IsRequired()
                         .HasConstraintName("fk_orders_flow_versions_flow_version_id");
 
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", null)
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", null)
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
@@ -1767,7 +2020,7 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                         .IsRequired()
                         .HasConstraintName("fk_resources_flow_versions_flow_version_id");
 
-                    b.HasOne("Cmp.Web.Features.Agents.Plan", "Plan")
+                    b.HasOne("Cmp.Web.Features.Billing.Plan", "Plan")
                         .WithMany()
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Restrict)
@@ -1874,7 +2127,12 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.Navigation("Customer");
                 });
 
-            modelBuilder.Entity("Cmp.Web.Features.Agents.Plan", b =>
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Invoice", b =>
+                {
+                    b.Navigation("Items");
+                });
+
+            modelBuilder.Entity("Cmp.Web.Features.Billing.Plan", b =>
                 {
                     b.Navigation("Components");
                 });

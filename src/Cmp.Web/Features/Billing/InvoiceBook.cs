@@ -1,0 +1,157 @@
+using Cmp.Web.Infrastructure.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace Cmp.Web.Features.Billing;
+
+/// <summary>Whose resources a computation covers: some customers, one provider's offerings, or everyone.</summary>
+public sealed record BillingScope(IReadOnlyCollection<Guid>? CustomerIds = null, Guid? ProviderId = null)
+{
+    public static readonly BillingScope All = new();
+
+    public static BillingScope Customer(Guid id) => new([id]);
+
+    public static BillingScope Provider(Guid id) => new(ProviderId: id);
+}
+
+/// <summary>
+/// Invoices from the database: <see cref="InvoiceRules"/> fed with one month's plan periods and usage, summed by the
+/// database (a GROUP BY over the month's usage records; the records themselves never enter the process, so memory
+/// does not grow with traffic). Pending invoices are computed on read; frozen ones are read from their stored items.
+/// </summary>
+public static class InvoiceBook
+{
+    /// <summary>The month's items for the scope's resources, as the rules compute them now.</summary>
+    public static async Task<List<ComputedItem>> ComputeAsync(CmpDbContext db, BillingScope scope, BillingMonth month, CancellationToken ct)
+    {
+        var (start, end) = (month.Start, month.End);
+        var scoped = Scoped(db, scope);
+        var periodQuery = db.PlanPeriods.AsNoTracking().Where(p => p.StartsAt < end && (p.EndsAt == null || p.EndsAt > start));
+        var usageQuery = db.UsageRecords.AsNoTracking().Where(u => u.CreatedAt >= start && u.CreatedAt < end);
+        if (scoped is not null)
+        {
+            periodQuery = periodQuery.Where(p => scoped.Contains(p.ResourceId));
+            usageQuery = usageQuery.Where(u => scoped.Contains(u.ResourceId));
+        }
+        var periods = await periodQuery.Select(p => new BilledPeriod(p.ResourceId, p.PlanId, p.StartsAt, p.EndsAt)).ToListAsync(ct);
+        var usage = (await usageQuery.GroupBy(u => new { u.ResourceId, u.PlanId })
+                .Select(g => new { g.Key.ResourceId, g.Key.PlanId, Invocations = g.LongCount(), Tokens = g.Sum(u => u.InputTokens + u.OutputTokens) })
+                .ToListAsync(ct))
+            .Select(u => new BilledUsage(u.ResourceId, u.PlanId, u.Invocations, u.Tokens)).ToList();
+        if (periods.Count == 0 && usage.Count == 0)
+        {
+            return [];
+        }
+        var resourceIds = periods.Select(p => p.ResourceId).Concat(usage.Select(u => u.ResourceId)).Distinct().ToList();
+        var planIds = periods.Select(p => p.PlanId).Concat(usage.Where(u => u.PlanId is not null).Select(u => u.PlanId!.Value)).Distinct().ToList();
+        var resources = await db.Resources.AsNoTracking().Where(r => resourceIds.Contains(r.Id))
+            .Select(r => new BilledResource(r.Id, r.CustomerId, r.Name, r.Agent.ServiceProviderId, r.Agent.OfferingId, r.Agent.Name, r.ActivatedAt))
+            .ToDictionaryAsync(r => r.Id, ct);
+        var plans = (await db.Plans.AsNoTracking().Include(p => p.Components).Where(p => planIds.Contains(p.Id)).ToListAsync(ct))
+            .ToDictionary(p => p.Id, p => new BilledPlan(p.Id, p.Name, p.Currency, p.Components.OrderBy(c => c.Name, StringComparer.Ordinal).ToList()));
+        return InvoiceRules.Compute(month, resources, plans, periods, usage);
+    }
+
+    /// <summary>The months still open (not closed by the job), oldest first, up to the one <paramref name="now"/> is in.</summary>
+    public static async Task<List<BillingMonth>> OpenMonthsAsync(CmpDbContext db, DateTime now, CancellationToken ct)
+    {
+        var current = BillingMonth.Of(now);
+        var lastClosed = await db.BillingClosures.AsNoTracking().OrderByDescending(c => c.Period).Select(c => c.Period).FirstOrDefaultAsync(ct);
+        BillingMonth first;
+        if (BillingMonth.TryParse(lastClosed, out var closed))
+        {
+            first = closed.Next;
+        }
+        else
+        {
+            var earliest = await db.PlanPeriods.AsNoTracking().OrderBy(p => p.StartsAt).Select(p => (DateTime?)p.StartsAt).FirstOrDefaultAsync(ct);
+            first = earliest is { } e ? BillingMonth.Of(e) : current;
+        }
+        var months = new List<BillingMonth>();
+        for (var m = first < current ? first : current; m <= current; m = m.Next)
+        {
+            months.Add(m);
+        }
+        return months;
+    }
+
+    /// <summary>
+    /// Brings a customer's open months up to date: a pending invoice exists for every currency the month has items in
+    /// (created at the first computation, so its uuid never changes), and each pending invoice's stored total is the
+    /// computed one. Frozen invoices are never touched. Returns the computed items by month.
+    /// </summary>
+    public static async Task<Dictionary<BillingMonth, List<ComputedItem>>> RefreshCustomerAsync(CmpDbContext db, Guid customerId, DateTime now, CancellationToken ct)
+    {
+        var result = new Dictionary<BillingMonth, List<ComputedItem>>();
+        foreach (var month in await OpenMonthsAsync(db, now, ct))
+        {
+            var items = await ComputeAsync(db, BillingScope.Customer(customerId), month, ct);
+            result[month] = items;
+            await SavePendingAsync(db, month, items, now, ct);
+        }
+        return result;
+    }
+
+    /// <summary>Writes pending invoices' headers and totals for the computed items (an insert that loses a race is ignored).</summary>
+    public static async Task SavePendingAsync(CmpDbContext db, BillingMonth month, IEnumerable<ComputedItem> items, DateTime now, CancellationToken ct)
+    {
+        foreach (var (customerId, currency, _, total) in InvoiceRules.Invoices(items))
+        {
+            await EnsureAsync(db, customerId, month, currency, now, ct);
+            await db.Invoices.Where(i => i.CustomerId == customerId && i.Year == month.Year && i.Month == month.Month && i.Currency == currency
+                    && i.State == InvoiceState.Pending && i.Total != total)
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Total, total), ct);
+        }
+    }
+
+    /// <summary>The invoice row of a customer, month and currency, inserted as pending unless it exists.</summary>
+    public static Task EnsureAsync(CmpDbContext db, Guid customerId, BillingMonth month, string currency, DateTime now, CancellationToken ct)
+    {
+        var id = Guid.CreateVersion7();
+        var version = Guid.NewGuid();
+        var state = nameof(InvoiceState.Pending);
+        return db.Database.ExecuteSqlAsync($"""
+            INSERT INTO invoices (id, created_at, customer_id, year, month, currency, state, total, version)
+            VALUES ({id}, {now}, {customerId}, {month.Year}, {month.Month}, {currency}, {state}, {0m}, {version})
+            ON CONFLICT (customer_id, year, month, currency) DO NOTHING
+            """, ct);
+    }
+
+    /// <summary>An invoice's lines: computed now while it is pending, the stored copy once frozen.</summary>
+    public static async Task<List<InvoiceLine>> LinesAsync(CmpDbContext db, Invoice invoice, CancellationToken ct)
+    {
+        if (invoice.State == InvoiceState.Pending)
+        {
+            var month = new BillingMonth(invoice.Year, invoice.Month);
+            var items = await ComputeAsync(db, BillingScope.Customer(invoice.CustomerId), month, ct);
+            return InvoiceRules.Invoices(items).Where(i => i.Currency == invoice.Currency).SelectMany(i => i.Items).Select(InvoiceLine.From).ToList();
+        }
+        return await db.InvoiceItems.AsNoTracking().Where(i => i.InvoiceId == invoice.Id).OrderBy(i => i.Position)
+            .Select(i => new InvoiceLine(i.ResourceId, i.ResourceName, i.ProviderId, i.OfferingId, i.OfferingName, i.PlanId, i.PlanName, i.ComponentName,
+                i.BillingType, i.Unit, i.Quantity, i.UnitPrice, i.DaysInMonth, i.Total, i.Start, i.End))
+            .ToListAsync(ct);
+    }
+
+    private static IQueryable<Guid>? Scoped(CmpDbContext db, BillingScope scope)
+    {
+        if (scope.CustomerIds is { } customers)
+        {
+            var ids = customers.ToList();
+            return db.Resources.Where(r => ids.Contains(r.CustomerId)).Select(r => r.Id);
+        }
+        if (scope.ProviderId is { } provider)
+        {
+            return db.Resources.Where(r => r.Agent.ServiceProviderId == provider).Select(r => r.Id);
+        }
+        return null;
+    }
+}
+
+/// <summary>An invoice line as every reader sees it, pending (computed) or frozen (stored).</summary>
+public sealed record InvoiceLine(
+    Guid ResourceId, string ResourceName, Guid ProviderId, Guid OfferingId, string OfferingName, Guid PlanId, string PlanName, string ComponentName,
+    BillingType BillingType, string Unit, decimal Quantity, decimal UnitPrice, int? DaysInMonth, decimal Total, DateTime Start, DateTime End)
+{
+    public static InvoiceLine From(ComputedItem i) => new(
+        i.Resource.Id, i.Resource.Name, i.Resource.ProviderId, i.Resource.OfferingId, i.Resource.OfferingName, i.Plan.Id, i.Plan.Name,
+        i.Component?.Name ?? i.BillingType.ToString(), i.BillingType, i.Unit, i.Quantity, i.UnitPrice, i.DaysInMonth, i.Total, i.Start, i.End);
+}
