@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Cmp.Web.Infrastructure.Http;
 using Cmp.Web.Tests.Buyer;
 using Cmp.Web.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using static Cmp.Web.Tests.Billing.Billing;
 
 namespace Cmp.Web.Tests.Billing;
@@ -242,5 +243,26 @@ public sealed class InvoiceTests(BillingFactory factory) : IClassFixture<Billing
         // B (bought twice): FIXED 7.77 × 28 / 30 = 7.252 → 7.25, setup 0.01; twice = 14.52. Total 9.33 + 0.02 + 14.52 = 23.87.
         Assert.Equal(23.87m, invoices);
         Assert.Equal(invoices, gross);
+    }
+
+    [Fact]
+    public async Task UsageTotals_AfterParallelCalls_EqualTheRecordsCount()
+    {
+        factory.At(2026, 10, 5, 8);
+        var world = await WorldAsync(Plan("Pay as you go", "EUR", PerCall("0.01"), PerKTokens("0.10")));
+        var key = await world.KeyAsync();
+        var gateway = factory.CreateClient();
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => CallAsync(gateway, key, "Question " + i)));
+        var resourceId = Guid.ParseExact(world.Resource, "N");
+        var records = await factory.WithDbAsync(db => db.UsageRecords.Where(u => u.ResourceId == resourceId)
+            .GroupBy(u => u.PlanId).Select(g => new { Invocations = g.LongCount(), Tokens = g.Sum(u => u.InputTokens + u.OutputTokens) }).SingleAsync());
+        var total = await factory.WithDbAsync(db => db.UsageTotals.SingleAsync(t => t.ResourceId == resourceId));
+        Assert.Equal((40L, records.Tokens, "2026-10"), (total.Invocations, total.Tokens, total.Period));
+        Assert.Equal(40L, records.Invocations);
+        var invoice = await InvoiceAsync(world.Buyer.Client, world.Customer, 2026, 10);
+        // 40 × 0.01 = 0.40; tokens: ceil(total / 1000) × 0.10
+        var thousands = (records.Tokens + 999) / 1000;
+        var tokensLine = ("Per 1k tokens", "Pay as you go", thousands.ToString(System.Globalization.CultureInfo.InvariantCulture), (thousands * 0.10m).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal([tokensLine, ("Per call", "Pay as you go", "40", "0.40")], Lines(invoice)); // USAGE lines in component-name order
     }
 }

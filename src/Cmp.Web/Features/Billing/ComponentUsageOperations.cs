@@ -8,11 +8,11 @@ namespace Cmp.Web.Features.Billing;
 /// <summary>A resource's use of one metered price component (USAGE or LIMIT) of one plan in one month.</summary>
 public sealed record ComponentUsage(
     Guid ResourceId, string ResourceName, Guid OfferingId, string OfferingName, Guid PlanId, string PlanName, string ComponentName,
-    BillingType BillingType, string MeasuredUnit, long Usage, long? LimitAmount, long Invocations, long InputTokens, long OutputTokens, BillingMonth Month);
+    BillingType BillingType, string MeasuredUnit, long Usage, long? LimitAmount, long Invocations, long Tokens, BillingMonth Month);
 
 /// <summary>
 /// <c>GET /api/marketplace-component-usages/</c>: per resource and metered price component, the units used in a month,
-/// summed from the usage records by the database; in the component's unit (invocations, or thousands of tokens
+/// summed from the usage records (the monthly totals kept beside them); in the component's unit (invocations, or thousands of tokens
 /// rounded up), the same quantity the invoice charges. Resources are those the caller sees (their organizations' and
 /// projects'; staff all).
 /// </summary>
@@ -48,13 +48,12 @@ public static class ComponentUsageOperations
         {
             resources = resources.Where(r => r.Id == one);
         }
-        var (start, end) = (month.Start, month.End);
+        var period = month.Period;
         var sums = await (
-                from u in db.UsageRecords.AsNoTracking()
-                join r in resources on u.ResourceId equals r.Id
-                where u.CreatedAt >= start && u.CreatedAt < end && u.PlanId != null
-                group u by new { u.ResourceId, u.PlanId } into g
-                select new { g.Key.ResourceId, PlanId = g.Key.PlanId!.Value, Invocations = g.LongCount(), Input = g.Sum(u => u.InputTokens), Output = g.Sum(u => u.OutputTokens) })
+                from t in db.UsageTotals.AsNoTracking()
+                join r in resources on t.ResourceId equals r.Id
+                where t.Period == period && t.PlanId != Guid.Empty
+                select new { t.ResourceId, t.PlanId, t.Invocations, t.Tokens })
             .ToListAsync(ct);
         var resourceIds = sums.Select(s => s.ResourceId).Distinct().ToList();
         var planIds = sums.Select(s => s.PlanId).Distinct().ToList();
@@ -71,9 +70,9 @@ public static class ComponentUsageOperations
             foreach (var c in plan.Components.Where(c => c.BillingType is BillingType.Usage or BillingType.Limit).OrderBy(c => c.Name, StringComparer.Ordinal))
             {
                 var unit = MeteredUnits.Parse(c.MeasuredUnit) ?? MeteredUnit.Invocation;
-                var usage = unit == MeteredUnit.ThousandTokens ? (s.Input + s.Output + 999) / 1000 : s.Invocations;
+                var usage = unit == MeteredUnit.ThousandTokens ? (s.Tokens + 999) / 1000 : s.Invocations;
                 result.Add(new ComponentUsage(resource.Id, resource.Name, resource.OfferingId, resource.OfferingName, plan.Id, plan.Name, c.Name, c.BillingType,
-                    unit == MeteredUnit.ThousandTokens ? MeteredUnits.ThousandTokens : MeteredUnits.Invocation, usage, c.LimitAmount, s.Invocations, s.Input, s.Output, month));
+                    unit == MeteredUnit.ThousandTokens ? MeteredUnits.ThousandTokens : MeteredUnits.Invocation, usage, c.LimitAmount, s.Invocations, s.Tokens, month));
             }
         }
         return result.OrderBy(r => r.ResourceName, StringComparer.Ordinal).ThenBy(r => r.ResourceId).ThenBy(r => r.PlanName, StringComparer.Ordinal).ToList();

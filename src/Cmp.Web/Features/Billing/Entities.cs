@@ -106,6 +106,23 @@ public sealed class CapCounter
     public long Used { get; set; }
 }
 
+/// <summary>
+/// A month's usage of one resource on one plan, summed: the metering transaction that inserts a usage record adds it
+/// here too (<c>Features/Gateway/TurnStore.cs</c>), so these always equal a GROUP BY of the records, without reading
+/// them. Pending invoices, revenue and component usages read these; the month close recounts the records.
+/// </summary>
+public sealed class UsageTotal
+{
+    public Guid ResourceId { get; set; }
+    /// <summary>The record's plan; <see cref="Guid.Empty"/> for a record that named none.</summary>
+    public Guid PlanId { get; set; }
+    /// <summary>The UTC calendar month of the records' timestamps, <c>yyyy-MM</c>.</summary>
+    public required string Period { get; set; }
+    public long Invocations { get; set; }
+    /// <summary>Input plus output tokens.</summary>
+    public long Tokens { get; set; }
+}
+
 /// <summary>A stretch of time a resource spent on one plan: opened when the order is DONE or the plan is switched, closed by a switch or terminate.</summary>
 public sealed class PlanPeriod : Entity
 {
@@ -117,7 +134,7 @@ public sealed class PlanPeriod : Entity
 }
 
 internal sealed class BillingConfigurations :
-    IEntityTypeConfiguration<Plan>, IEntityTypeConfiguration<PlanComponent>, IEntityTypeConfiguration<UsageRecord>, IEntityTypeConfiguration<CapCounter>, IEntityTypeConfiguration<PlanPeriod>
+    IEntityTypeConfiguration<Plan>, IEntityTypeConfiguration<PlanComponent>, IEntityTypeConfiguration<UsageRecord>, IEntityTypeConfiguration<CapCounter>, IEntityTypeConfiguration<PlanPeriod>, IEntityTypeConfiguration<UsageTotal>
 {
     public void Configure(EntityTypeBuilder<Plan> b)
     {
@@ -151,6 +168,13 @@ internal sealed class BillingConfigurations :
         b.HasKey(c => new { c.ResourceId, c.PlanId, c.Period });
         b.Property(c => c.Period).HasMaxLength(7);
         b.HasOne<Resource>().WithMany().HasForeignKey(c => c.ResourceId).OnDelete(DeleteBehavior.Cascade);
+    }
+
+    public void Configure(EntityTypeBuilder<UsageTotal> b)
+    {
+        b.HasKey(t => new { t.ResourceId, t.PlanId, t.Period });
+        b.Property(t => t.Period).HasMaxLength(7);
+        b.HasIndex(t => t.Period);
     }
 
     public void Configure(EntityTypeBuilder<PlanPeriod> b)

@@ -3,6 +3,13 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Cmp.Web.Features.Billing;
 
+/// <summary>Where a computation reads usage: the monthly totals (every read), or the records themselves (the month close).</summary>
+public enum UsageSource
+{
+    Totals,
+    Records,
+}
+
 /// <summary>Whose resources a computation covers: some customers, one provider's offerings, or everyone.</summary>
 public sealed record BillingScope(IReadOnlyCollection<Guid>? CustomerIds = null, Guid? ProviderId = null)
 {
@@ -20,23 +27,29 @@ public sealed record BillingScope(IReadOnlyCollection<Guid>? CustomerIds = null,
 /// </summary>
 public static class InvoiceBook
 {
-    /// <summary>The month's items for the scope's resources, as the rules compute them now.</summary>
-    public static async Task<List<ComputedItem>> ComputeAsync(CmpDbContext db, BillingScope scope, BillingMonth month, CancellationToken ct)
+    /// <summary>
+    /// The month's items for the scope's resources, as the rules compute them now. Usage comes from the monthly totals
+    /// (<see cref="UsageTotal"/>, one row per resource and plan, so a read costs the same at any traffic), or, for the
+    /// month close, from the records themselves: one GROUP BY in the database, streamed rows never enter the process.
+    /// </summary>
+    public static async Task<List<ComputedItem>> ComputeAsync(CmpDbContext db, BillingScope scope, BillingMonth month, CancellationToken ct, UsageSource source = UsageSource.Totals)
+    {
+        var scoped = Scoped(db, scope);
+        var usage = source == UsageSource.Records ? await RecountAsync(db, scoped, month, ct) : await TotalsAsync(db, scoped, month, ct);
+        return await ComputeAsync(db, scope, month, usage, ct);
+    }
+
+    /// <summary>The month's items for the scope's resources from usage already summed (<see cref="RecountAsync"/> or <see cref="TotalsAsync"/>).</summary>
+    public static async Task<List<ComputedItem>> ComputeAsync(CmpDbContext db, BillingScope scope, BillingMonth month, IReadOnlyList<BilledUsage> usage, CancellationToken ct)
     {
         var (start, end) = (month.Start, month.End);
         var scoped = Scoped(db, scope);
         var periodQuery = db.PlanPeriods.AsNoTracking().Where(p => p.StartsAt < end && (p.EndsAt == null || p.EndsAt > start));
-        var usageQuery = db.UsageRecords.AsNoTracking().Where(u => u.CreatedAt >= start && u.CreatedAt < end);
         if (scoped is not null)
         {
             periodQuery = periodQuery.Where(p => scoped.Contains(p.ResourceId));
-            usageQuery = usageQuery.Where(u => scoped.Contains(u.ResourceId));
         }
         var periods = await periodQuery.Select(p => new BilledPeriod(p.ResourceId, p.PlanId, p.StartsAt, p.EndsAt)).ToListAsync(ct);
-        var usage = (await usageQuery.GroupBy(u => new { u.ResourceId, u.PlanId })
-                .Select(g => new { g.Key.ResourceId, g.Key.PlanId, Invocations = g.LongCount(), Tokens = g.Sum(u => u.InputTokens + u.OutputTokens) })
-                .ToListAsync(ct))
-            .Select(u => new BilledUsage(u.ResourceId, u.PlanId, u.Invocations, u.Tokens)).ToList();
         if (periods.Count == 0 && usage.Count == 0)
         {
             return [];
@@ -129,6 +142,34 @@ public static class InvoiceBook
             .Select(i => new InvoiceLine(i.ResourceId, i.ResourceName, i.ProviderId, i.OfferingId, i.OfferingName, i.PlanId, i.PlanName, i.ComponentName,
                 i.BillingType, i.Unit, i.Quantity, i.UnitPrice, i.DaysInMonth, i.Total, i.Start, i.End))
             .ToListAsync(ct);
+    }
+
+    /// <summary>The month's usage per resource and plan, from the totals kept beside the records.</summary>
+    public static async Task<List<BilledUsage>> TotalsAsync(CmpDbContext db, IQueryable<Guid>? scoped, BillingMonth month, CancellationToken ct)
+    {
+        var period = month.Period;
+        var totals = db.UsageTotals.AsNoTracking().Where(t => t.Period == period);
+        if (scoped is not null)
+        {
+            totals = totals.Where(t => scoped.Contains(t.ResourceId));
+        }
+        return (await totals.Select(t => new { t.ResourceId, t.PlanId, t.Invocations, t.Tokens }).ToListAsync(ct))
+            .Select(t => new BilledUsage(t.ResourceId, t.PlanId == Guid.Empty ? null : t.PlanId, t.Invocations, t.Tokens)).ToList();
+    }
+
+    /// <summary>The month's usage per resource and plan, counted from the records by the database.</summary>
+    public static async Task<List<BilledUsage>> RecountAsync(CmpDbContext db, IQueryable<Guid>? scoped, BillingMonth month, CancellationToken ct)
+    {
+        var (start, end) = (month.Start, month.End);
+        var records = db.UsageRecords.AsNoTracking().Where(u => u.CreatedAt >= start && u.CreatedAt < end);
+        if (scoped is not null)
+        {
+            records = records.Where(u => scoped.Contains(u.ResourceId));
+        }
+        return (await records.GroupBy(u => new { u.ResourceId, u.PlanId })
+                .Select(g => new { g.Key.ResourceId, g.Key.PlanId, Invocations = g.LongCount(), Tokens = g.Sum(u => u.InputTokens + u.OutputTokens) })
+                .ToListAsync(ct))
+            .Select(u => new BilledUsage(u.ResourceId, u.PlanId, u.Invocations, u.Tokens)).ToList();
     }
 
     private static IQueryable<Guid>? Scoped(CmpDbContext db, BillingScope scope)

@@ -22,7 +22,7 @@ public sealed record RevenueDto(
 
 public sealed record ComponentUsageDto(
     string ResourceUuid, string ResourceName, string OfferingUuid, string OfferingName, string PlanUuid, string PlanName, string ComponentName,
-    string BillingType, string MeasuredUnit, long Usage, long? LimitAmount, long Invocations, long InputTokens, long OutputTokens, string BillingPeriod);
+    string BillingType, string MeasuredUnit, long Usage, long? LimitAmount, long Invocations, long Tokens, string BillingPeriod);
 
 /// <summary>
 /// <c>/api/invoices/</c> (list, detail, <c>csv/</c>, staff's <c>paid/</c> and <c>cancel/</c>),
@@ -129,7 +129,7 @@ public static class InvoiceEndpoints
         Paging.WriteHeaders(ctx, all.Count, query);
         return TypedResults.Ok(all.Skip((query.Page - 1) * query.PageSize).Take(query.PageSize).Select(u => new ComponentUsageDto(
             u.ResourceId.Hex(), u.ResourceName, u.OfferingId.Hex(), u.OfferingName, u.PlanId.Hex(), u.PlanName, u.ComponentName, u.BillingType.Screaming(),
-            u.MeasuredUnit, u.Usage, u.LimitAmount, u.Invocations, u.InputTokens, u.OutputTokens, u.Month.Period)).ToList());
+            u.MeasuredUnit, u.Usage, u.LimitAmount, u.Invocations, u.Tokens, u.Month.Period)).ToList());
     }
 
     public static InvoiceDto ToDto(InvoiceView view, HttpContext ctx)

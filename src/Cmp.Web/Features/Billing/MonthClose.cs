@@ -124,7 +124,9 @@ public sealed class MonthClose(IServiceScopeFactory scopes, TimeProvider time, S
     {
         var frozen = 0;
         var mails = new List<OutgoingEmail>();
-        var invoices = InvoiceRules.Invoices(await InvoiceBook.ComputeAsync(db, BillingScope.All, month, ct)).ToList();
+        var counted = await InvoiceBook.RecountAsync(db, null, month, ct);
+        var invoices = InvoiceRules.Invoices(await InvoiceBook.ComputeAsync(db, BillingScope.All, month, counted, ct)).ToList();
+        await CheckTotalsAsync(db, month, counted, ct);
         foreach (var batch in invoices.Chunk(BatchSize))
         {
             var (count, emails) = await FreezeBatchAsync(services, db, month, batch, now, ct);
@@ -137,7 +139,7 @@ public sealed class MonthClose(IServiceScopeFactory scopes, TimeProvider time, S
             .Select(i => new { i.CustomerId, i.Currency }).ToListAsync(ct);
         foreach (var left in leftovers)
         {
-            var computed = InvoiceRules.Invoices(await InvoiceBook.ComputeAsync(db, BillingScope.Customer(left.CustomerId), month, ct))
+            var computed = InvoiceRules.Invoices(await InvoiceBook.ComputeAsync(db, BillingScope.Customer(left.CustomerId), month, ct, UsageSource.Records))
                 .Where(i => i.Currency == left.Currency).ToList();
             var batch = computed.Count > 0 ? computed : [(left.CustomerId, left.Currency, new List<ComputedItem>(), 0m)];
             var (count, emails) = await FreezeBatchAsync(services, db, month, batch, now, ct);
@@ -149,6 +151,21 @@ public sealed class MonthClose(IServiceScopeFactory scopes, TimeProvider time, S
             ON CONFLICT (period) DO NOTHING
             """, ct));
         return (frozen, mails);
+    }
+
+    /// <summary>
+    /// The records are what is billed; the totals beside them serve the reads during the month. Were they ever to
+    /// disagree (a record written around the metering transaction), the close still bills the records, and says so.
+    /// </summary>
+    private async Task CheckTotalsAsync(CmpDbContext db, BillingMonth month, List<BilledUsage> records, CancellationToken ct)
+    {
+        var counted = records.ToDictionary(u => (u.ResourceId, u.PlanId ?? Guid.Empty), u => (u.Invocations, u.Tokens));
+        var kept = (await InvoiceBook.TotalsAsync(db, null, month, ct)).ToDictionary(u => (u.ResourceId, u.PlanId ?? Guid.Empty), u => (u.Invocations, u.Tokens));
+        var differ = counted.Keys.Union(kept.Keys).Count(k => counted.GetValueOrDefault(k) != kept.GetValueOrDefault(k));
+        if (differ > 0)
+        {
+            logger.LogWarning("Month close {Month}: the usage totals of {Count} resource-plan pairs differ from their records; the invoices bill the records", month.Period, differ);
+        }
     }
 
     private async Task<(int Frozen, List<OutgoingEmail> Mails)> FreezeBatchAsync(

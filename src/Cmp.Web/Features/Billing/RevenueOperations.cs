@@ -83,14 +83,13 @@ public static class RevenueOperations
             ?? await db.Plans.AsNoTracking().Where(p => p.ArchivedAt == null && db.ProviderAgents.Any(a => a.Id == p.AgentId && a.ServiceProviderId == providerId))
                 .Select(p => p.Currency).FirstOrDefaultAsync(ct)
             ?? "EUR";
-        var start = month.Start;
-        var end = month.End;
+        var period = month.Period;
         var invocations = await (
-                from u in db.UsageRecords.AsNoTracking()
-                join r in db.Resources on u.ResourceId equals r.Id
-                where u.CreatedAt >= start && u.CreatedAt < end && r.Agent.ServiceProviderId == providerId
-                group u by r.Agent.OfferingId into g
-                select new { OfferingId = g.Key, Count = g.LongCount() })
+                from t in db.UsageTotals.AsNoTracking()
+                join r in db.Resources on t.ResourceId equals r.Id
+                where t.Period == period && r.Agent.ServiceProviderId == providerId
+                group t by r.Agent.OfferingId into g
+                select new { OfferingId = g.Key, Count = g.Sum(t => t.Invocations) })
             .ToDictionaryAsync(g => g.OfferingId, g => g.Count, ct);
         var offerings = await db.ProviderAgents.AsNoTracking().Where(a => a.ServiceProviderId == providerId).Select(a => new { a.OfferingId, a.Name }).ToListAsync(ct);
         var inCurrency = lines.Where(l => l.Currency == chosen).ToList();

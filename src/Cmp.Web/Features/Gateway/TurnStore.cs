@@ -35,9 +35,11 @@ internal sealed class TurnStore : IAsyncDisposable
     private readonly Insert _usage;
     private readonly Insert _message;
     private readonly Insert _completion;
+    private readonly Insert _total;
     private readonly DbCommand _usageCommand;
     private readonly DbCommand _messageCommand;
     private readonly DbCommand _completionCommand;
+    private readonly DbCommand _totalCommand;
     private readonly SqliteWriteGate _gate;
 
     private TurnStore(AsyncServiceScope scope, CmpDbContext db)
@@ -48,16 +50,18 @@ internal sealed class TurnStore : IAsyncDisposable
         _sqlite = db.Database.IsSqlite();
         _gate = scope.ServiceProvider.GetRequiredService<SqliteWriteGate>();
         var watched = WriteWatchInterceptor.WatchedEntities;
-        if (watched.Contains(typeof(UsageRecord)) || watched.Contains(typeof(ConversationMessage)) || watched.Contains(typeof(IdempotencyRecord)))
+        if (watched.Contains(typeof(UsageRecord)) || watched.Contains(typeof(ConversationMessage)) || watched.Contains(typeof(IdempotencyRecord)) || watched.Contains(typeof(UsageTotal)))
         {
             throw new InvalidOperationException("Turns are written around EF's interceptors, so their tables must not be watched.");
         }
         _usage = Build(db, typeof(UsageRecord), _sqlite);
         _message = Build(db, typeof(ConversationMessage), _sqlite);
         _completion = BuildCompletion(db, _sqlite);
+        _total = BuildTotal(db, _sqlite);
         _usageCommand = Command(_usage.Sql);
         _messageCommand = Command(_message.Sql);
         _completionCommand = Command(_completion.Sql);
+        _totalCommand = Command(_total.Sql);
     }
 
     /// <summary>Opens the connection (through EF, so the connection settings apply) and prepares the statements.</summary>
@@ -118,6 +122,45 @@ internal sealed class TurnStore : IAsyncDisposable
         string Value(int i) => sqlite ? columns[i].Parameter : "$" + (i + 1);
         return new Insert($"UPDATE {sql.DelimitIdentifier(table.Name, table.Schema)} SET {Name(0)} = {Value(0)}, {Name(1)} = {Value(1)} WHERE {Name(2)} = {Value(2)}", columns);
     }
+
+    /// <summary>
+    /// <c>INSERT INTO usage_totals … ON CONFLICT … DO UPDATE SET invocations = invocations + …, tokens = tokens + …</c>:
+    /// the month's sums of a resource and plan, grown in the transaction that inserts the records (SQLite and
+    /// PostgreSQL spell the upsert alike).
+    /// </summary>
+    private static Insert BuildTotal(CmpDbContext db, bool sqlite)
+    {
+        var insert = Build(db, typeof(UsageTotal), sqlite);
+        var entity = db.Model.FindEntityType(typeof(UsageTotal))!;
+        var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
+        var sql = db.GetService<ISqlGenerationHelper>();
+        string Column(string property) => sql.DelimitIdentifier(entity.FindProperty(property)!.GetColumnName(table)!);
+        var name = sql.DelimitIdentifier(table.Name, table.Schema);
+        var invocations = Column(nameof(UsageTotal.Invocations));
+        var tokens = Column(nameof(UsageTotal.Tokens));
+        return insert with
+        {
+            Sql = insert.Sql + $" ON CONFLICT ({Column(nameof(UsageTotal.ResourceId))}, {Column(nameof(UsageTotal.PlanId))}, {Column(nameof(UsageTotal.Period))})"
+                + $" DO UPDATE SET {invocations} = {name}.{invocations} + excluded.{invocations}, {tokens} = {name}.{tokens} + excluded.{tokens}",
+        };
+    }
+
+    /// <summary>
+    /// The batch's records summed per resource, plan and month, in key order: two writers that update the same rows
+    /// take their locks in the same order, so they wait for each other but never deadlock.
+    /// </summary>
+    private static List<UsageTotal> Totals(IReadOnlyList<MeteredTurn> turns) =>
+        turns.GroupBy(t => (t.Usage.ResourceId, PlanId: t.Usage.PlanId ?? Guid.Empty, Period: CapReservations.PeriodOf(t.Usage.CreatedAt)))
+            .Select(g => new UsageTotal
+            {
+                ResourceId = g.Key.ResourceId,
+                PlanId = g.Key.PlanId,
+                Period = g.Key.Period,
+                Invocations = g.LongCount(),
+                Tokens = g.Sum(t => t.Usage.InputTokens + t.Usage.OutputTokens),
+            })
+            .OrderBy(t => t.ResourceId).ThenBy(t => t.PlanId).ThenBy(t => t.Period, StringComparer.Ordinal)
+            .ToList();
 
     private static IdempotencyRecord Completed(IdempotencyCompletion completion) => new()
     {
@@ -180,6 +223,12 @@ internal sealed class TurnStore : IAsyncDisposable
                 await _completionCommand.ExecuteNonQueryAsync(CancellationToken.None);
             }
         }
+        _totalCommand.Transaction = transaction;
+        foreach (var total in Totals(turns))
+        {
+            Bind(_totalCommand, _totalCommand.Parameters, _total, total);
+            await _totalCommand.ExecuteNonQueryAsync(CancellationToken.None);
+        }
         await transaction.CommitAsync(CancellationToken.None);
     }
 
@@ -200,6 +249,11 @@ internal sealed class TurnStore : IAsyncDisposable
                 batch.BatchCommands.Add(BatchCommand(_completion, Completed(completion)));
             }
             rows += 1 + turn.Messages.Count + (turn.Completion is null ? 0 : 1);
+        }
+        foreach (var total in Totals(turns))
+        {
+            batch.BatchCommands.Add(BatchCommand(_total, total));
+            rows++;
         }
         if (rows <= OneMessageRows)
         {
@@ -225,6 +279,7 @@ internal sealed class TurnStore : IAsyncDisposable
         await _usageCommand.DisposeAsync();
         await _messageCommand.DisposeAsync();
         await _completionCommand.DisposeAsync();
+        await _totalCommand.DisposeAsync();
         await _db.Database.CloseConnectionAsync();
         await _scope.DisposeAsync();
     }

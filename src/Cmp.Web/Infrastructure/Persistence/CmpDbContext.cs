@@ -45,6 +45,7 @@ public abstract class CmpDbContext(DbContextOptions options) : DbContext(options
     public DbSet<UsageRecord> UsageRecords => Set<UsageRecord>();
     public DbSet<CapCounter> CapCounters => Set<CapCounter>();
     public DbSet<PlanPeriod> PlanPeriods => Set<PlanPeriod>();
+    public DbSet<UsageTotal> UsageTotals => Set<UsageTotal>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<Invoice> Invoices => Set<Invoice>();
     public DbSet<InvoiceItem> InvoiceItems => Set<InvoiceItem>();

@@ -1131,6 +1131,38 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Postgres
                     b.ToTable("usage_records", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Billing.UsageTotal", b =>
+                {
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("resource_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("period");
+
+                    b.Property<long>("Invocations")
+                        .HasColumnType("bigint")
+                        .HasColumnName("invocations");
+
+                    b.Property<long>("Tokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("tokens");
+
+                    b.HasKey("ResourceId", "PlanId", "Period")
+                        .HasName("pk_usage_totals");
+
+                    b.HasIndex("Period")
+                        .HasDatabaseName("ix_usage_totals_period");
+
+                    b.ToTable("usage_totals", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Gateway.IdempotencyRecord", b =>
                 {
                     b.Property<Guid>("Id")

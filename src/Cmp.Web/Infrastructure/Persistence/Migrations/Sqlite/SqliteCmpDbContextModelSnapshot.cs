@@ -1125,6 +1125,38 @@ namespace Cmp.Web.Infrastructure.Persistence.Migrations.Sqlite
                     b.ToTable("usage_records", (string)null);
                 });
 
+            modelBuilder.Entity("Cmp.Web.Features.Billing.UsageTotal", b =>
+                {
+                    b.Property<Guid>("ResourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_id");
+
+                    b.Property<Guid>("PlanId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_id");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<long>("Invocations")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("invocations");
+
+                    b.Property<long>("Tokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tokens");
+
+                    b.HasKey("ResourceId", "PlanId", "Period")
+                        .HasName("pk_usage_totals");
+
+                    b.HasIndex("Period")
+                        .HasDatabaseName("ix_usage_totals_period");
+
+                    b.ToTable("usage_totals", (string)null);
+                });
+
             modelBuilder.Entity("Cmp.Web.Features.Gateway.IdempotencyRecord", b =>
                 {
                     b.Property<Guid>("Id")
