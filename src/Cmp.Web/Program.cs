@@ -78,6 +78,8 @@ services.AddAuthorization();
 services.AddCmpUi();
 
 var app = builder.Build();
+// A setting that cannot be read stops the start, saying which and why, rather than the first request that needs it.
+_ = app.Services.GetRequiredService<PlatformSettings>().PlatformFeePercent;
 
 app.UseExceptionHandler();
 app.UseStatusCodeResponses();

@@ -104,29 +104,62 @@ public static class InvoiceBook
         return result;
     }
 
-    /// <summary>Writes pending invoices' headers and totals for the computed items (an insert that loses a race is ignored).</summary>
+    /// <summary>
+    /// Writes pending invoices' rows and totals for the computed items: the missing rows in one insert (a row another
+    /// writer inserted meanwhile is left alone), the changed totals in one save. A total that lost a race to the month
+    /// close (the invoice was frozen meanwhile) is not written: a frozen invoice keeps its own.
+    /// </summary>
     public static async Task SavePendingAsync(CmpDbContext db, BillingMonth month, IEnumerable<ComputedItem> items, DateTime now, CancellationToken ct)
     {
-        foreach (var (customerId, currency, _, total) in InvoiceRules.Invoices(items))
+        foreach (var chunk in InvoiceRules.Invoices(items).Chunk(EnsureChunk))
         {
-            await EnsureAsync(db, customerId, month, currency, now, ct);
-            await db.Invoices.Where(i => i.CustomerId == customerId && i.Year == month.Year && i.Month == month.Month && i.Currency == currency
-                    && i.State == InvoiceState.Pending && i.Total != total)
-                .ExecuteUpdateAsync(s => s.SetProperty(i => i.Total, total), ct);
+            await EnsureAsync(db, month, chunk.Select(i => (i.CustomerId, i.Currency)).ToList(), now, ct);
+            var customerIds = chunk.Select(i => i.CustomerId).Distinct().ToList();
+            var rows = (await db.Invoices.Where(i => i.Year == month.Year && i.Month == month.Month && customerIds.Contains(i.CustomerId) && i.State == InvoiceState.Pending)
+                .ToListAsync(ct)).ToDictionary(i => (i.CustomerId, i.Currency));
+            foreach (var (customerId, currency, _, total) in chunk)
+            {
+                if (rows.TryGetValue((customerId, currency), out var row) && row.Total != total)
+                {
+                    row.Total = total;
+                }
+            }
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Frozen (or refreshed) by another writer between the read and the save: theirs stands.
+            }
+            finally
+            {
+                db.ChangeTracker.Clear();
+            }
         }
     }
 
-    /// <summary>The invoice row of a customer, month and currency, inserted as pending unless it exists.</summary>
-    public static Task EnsureAsync(CmpDbContext db, Guid customerId, BillingMonth month, string currency, DateTime now, CancellationToken ct)
+    /// <summary>Rows per insert of invoice headers: 9 parameters each, far below both databases' limits.</summary>
+    public const int EnsureChunk = 200;
+
+    /// <summary>The invoice rows of these customers and currencies for the month, inserted as pending where missing (one statement).</summary>
+    public static Task EnsureAsync(CmpDbContext db, BillingMonth month, IReadOnlyList<(Guid CustomerId, string Currency)> keys, DateTime now, CancellationToken ct)
     {
-        var id = Guid.CreateVersion7();
-        var version = Guid.NewGuid();
-        var state = nameof(InvoiceState.Pending);
-        return db.Database.ExecuteSqlAsync($"""
-            INSERT INTO invoices (id, created_at, customer_id, year, month, currency, state, total, version)
-            VALUES ({id}, {now}, {customerId}, {month.Year}, {month.Month}, {currency}, {state}, {0m}, {version})
-            ON CONFLICT (customer_id, year, month, currency) DO NOTHING
-            """, ct);
+        if (keys.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        var values = new List<string>(keys.Count);
+        var parameters = new List<object>(keys.Count * 9);
+        foreach (var (customerId, currency) in keys)
+        {
+            var n = parameters.Count;
+            values.Add($"({{{n}}}, {{{n + 1}}}, {{{n + 2}}}, {{{n + 3}}}, {{{n + 4}}}, {{{n + 5}}}, {{{n + 6}}}, {{{n + 7}}}, {{{n + 8}}})");
+            parameters.AddRange([Guid.CreateVersion7(), now, customerId, month.Year, month.Month, currency, nameof(InvoiceState.Pending), 0m, Guid.NewGuid()]);
+        }
+        var sql = "INSERT INTO invoices (id, created_at, customer_id, year, month, currency, state, total, version) VALUES "
+            + string.Join(", ", values) + " ON CONFLICT (customer_id, year, month, currency) DO NOTHING";
+        return db.Database.ExecuteSqlRawAsync(sql, parameters, ct);
     }
 
     /// <summary>An invoice's lines: computed now while it is pending, the stored copy once frozen.</summary>

@@ -178,88 +178,111 @@ public sealed class MonthClose(IServiceScopeFactory scopes, TimeProvider time, S
             .ToLookup(p => p.CustomerId, p => p.Email);
         var names = await db.Customers.AsNoTracking().Where(c => customerIds.Contains(c.Id)).ToDictionaryAsync(c => c.Id, c => c.Name, ct);
         var baseUrl = Refs.BaseUrl(services);
-        var mails = new List<OutgoingEmail>();
-        var frozen = 0;
-        if (db.Database.IsSqlite())
-        {
-            await gate.WaitAsync(ct);
-        }
-        try
-        {
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            foreach (var (customerId, currency, items, total) in batch)
-            {
-                await InvoiceBook.EnsureAsync(db, customerId, month, currency, now, ct);
-                var moved = await db.Invoices.Where(i => i.CustomerId == customerId && i.Year == month.Year && i.Month == month.Month
-                        && i.Currency == currency && i.State == InvoiceState.Pending)
-                    .ExecuteUpdateAsync(s => s.SetProperty(i => i.State, InvoiceState.Created).SetProperty(i => i.Total, total)
-                        .SetProperty(i => i.ClosedAt, now).SetProperty(i => i.Version, Guid.NewGuid()), ct);
-                if (moved != 1)
-                {
-                    continue; // frozen by an earlier run
-                }
-                frozen++;
-                var invoiceId = await db.Invoices.Where(i => i.CustomerId == customerId && i.Year == month.Year && i.Month == month.Month && i.Currency == currency)
-                    .Select(i => i.Id).FirstAsync(ct);
-                var position = 0;
-                db.InvoiceItems.AddRange(items.Select(i => new InvoiceItem
-                {
-                    InvoiceId = invoiceId,
-                    ResourceId = i.Resource.Id,
-                    ResourceName = i.Resource.Name,
-                    ProviderId = i.Resource.ProviderId,
-                    OfferingId = i.Resource.OfferingId,
-                    OfferingName = i.Resource.OfferingName,
-                    PlanId = i.Plan.Id,
-                    PlanName = i.Plan.Name,
-                    ComponentId = i.Component?.Id,
-                    ComponentName = i.Component?.Name ?? i.BillingType.ToString(),
-                    BillingType = i.BillingType,
-                    Unit = i.Unit,
-                    Quantity = i.Quantity,
-                    UnitPrice = i.UnitPrice,
-                    DaysInMonth = i.DaysInMonth,
-                    Total = i.Total,
-                    Start = i.Start,
-                    End = i.End,
-                    Position = position++,
-                    CreatedAt = now,
-                }));
-                if (items.Count == 0)
-                {
-                    continue; // nothing to pay: frozen, but nobody is mailed about it
-                }
-                var amount = new Money(total, currency).Format();
-                var monthName = month.Start.ToString("MMMM yyyy", CultureInfo.InvariantCulture);
-                foreach (var owner in owners[customerId])
-                {
-                    var mail = new OutgoingEmail
-                    {
-                        To = owner,
-                        Subject = $"Your CMP invoice for {monthName}: {amount} {currency}",
-                        Body = $"""
-                            The invoice of {names.GetValueOrDefault(customerId, "your organization")} for {monthName} is ready: {amount} {currency}, {items.Count} item(s).
-
-                            Read it, print it or download it as CSV: {baseUrl}/customer/invoices/{invoiceId:N}
-                            """,
-                    };
-                    db.Emails.Add(mail);
-                    mails.Add(mail);
-                }
-            }
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-        }
-        catch
-        {
-            db.ChangeTracker.Clear();
-            throw;
-        }
-        finally
+        // Twice at most: a save that finds an invoice frozen by another runner meanwhile starts the batch over, and the
+        // second time that invoice is skipped.
+        for (var attempt = 1; ; attempt++)
         {
             if (db.Database.IsSqlite())
             {
-                gate.Release();
+                await gate.WaitAsync(ct);
+            }
+            try
+            {
+                await using var tx = await db.Database.BeginTransactionAsync(ct);
+                var (frozen, mails) = await FreezeAsync(db, month, batch, owners, names, baseUrl, now, ct);
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return (frozen, mails);
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < 3)
+            {
+                db.ChangeTracker.Clear();
+            }
+            catch
+            {
+                db.ChangeTracker.Clear();
+                throw;
+            }
+            finally
+            {
+                if (db.Database.IsSqlite())
+                {
+                    gate.Release();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The guarded move pending → created for each invoice of the batch, with its lines and its owners' mails, tracked
+    /// for one save. The guard is the row's version (EF puts the version read here in the UPDATE's WHERE): an invoice
+    /// another runner froze since is a concurrency failure, and the batch starts over.
+    /// </summary>
+    private static async Task<(int Frozen, List<OutgoingEmail> Mails)> FreezeAsync(
+        CmpDbContext db, BillingMonth month, IReadOnlyCollection<(Guid CustomerId, string Currency, List<ComputedItem> Items, decimal Total)> batch,
+        ILookup<Guid, string> owners, Dictionary<Guid, string> names, string baseUrl, DateTime now, CancellationToken ct)
+    {
+        await InvoiceBook.EnsureAsync(db, month, batch.Select(b => (b.CustomerId, b.Currency)).ToList(), now, ct);
+        var customerIds = batch.Select(b => b.CustomerId).Distinct().ToList();
+        var rows = (await db.Invoices.Where(i => i.Year == month.Year && i.Month == month.Month && customerIds.Contains(i.CustomerId)).ToListAsync(ct))
+            .ToDictionary(i => (i.CustomerId, i.Currency));
+        var mails = new List<OutgoingEmail>();
+        var frozen = 0;
+        var monthName = month.Start.ToString("MMMM yyyy", CultureInfo.InvariantCulture);
+        foreach (var (customerId, currency, items, total) in batch)
+        {
+            var invoice = rows[(customerId, currency)];
+            if (invoice.State != InvoiceState.Pending)
+            {
+                continue; // frozen by an earlier run
+            }
+            invoice.State = InvoiceState.Created;
+            invoice.Total = total;
+            invoice.ClosedAt = now;
+            frozen++;
+            var position = 0;
+            db.InvoiceItems.AddRange(items.Select(i => new InvoiceItem
+            {
+                InvoiceId = invoice.Id,
+                ResourceId = i.Resource.Id,
+                ResourceName = i.Resource.Name,
+                ProviderId = i.Resource.ProviderId,
+                OfferingId = i.Resource.OfferingId,
+                OfferingName = i.Resource.OfferingName,
+                PlanId = i.Plan.Id,
+                PlanName = i.Plan.Name,
+                ComponentId = i.Component?.Id,
+                ComponentName = i.Component?.Name ?? i.BillingType.ToString(),
+                BillingType = i.BillingType,
+                Unit = i.Unit,
+                Quantity = i.Quantity,
+                UnitPrice = i.UnitPrice,
+                DaysInMonth = i.DaysInMonth,
+                Total = i.Total,
+                Start = i.Start,
+                End = i.End,
+                Position = position++,
+                CreatedAt = now,
+            }));
+            if (items.Count == 0)
+            {
+                continue; // nothing to pay: frozen, but nobody is mailed about it
+            }
+            var amount = new Money(total, currency).Format();
+            foreach (var owner in owners[customerId])
+            {
+                var mail = new OutgoingEmail
+                {
+                    To = owner,
+                    Subject = $"Your CMP invoice for {monthName}: {amount} {currency}",
+                    Body = $"""
+                        The invoice of {names.GetValueOrDefault(customerId, "your organization")} for {monthName} is ready: {amount} {currency}, {items.Count} item(s).
+
+                        Read it, print it or download it as CSV: {baseUrl}/customer/invoices/{invoice.Id:N}
+                        """,
+                };
+                db.Emails.Add(mail);
+                mails.Add(mail);
             }
         }
         return (frozen, mails);

@@ -57,11 +57,15 @@ public sealed class EmailSender(CmpDbContext db, IConfiguration configuration, I
     }
 
     /// <summary>
-    /// Delivers a message already stored (and tracked by this sender's context), for writers that store mail in
+    /// Delivers a message already stored (by this sender's context), for writers that store mail in
     /// the transaction of what caused it and deliver after the commit, so that a rolled back change mails nobody.
     /// </summary>
     public async Task DeliverAsync(OutgoingEmail email, CancellationToken ct)
     {
+        if (db.Entry(email).State == EntityState.Detached)
+        {
+            db.Emails.Attach(email); // stored by a writer that has cleared its change tracker since
+        }
         var to = email.To;
         var subject = email.Subject;
         var body = email.Body;
