@@ -55,7 +55,8 @@ try
     else
     {
         // A database seeded by an earlier run (--keep): forget what that run's close did, keep the data.
-        await Exec(connectionString, "DELETE FROM invoice_items; DELETE FROM invoices; DELETE FROM billing_closures; DELETE FROM job_leases; DELETE FROM emails; VACUUM ANALYZE invoices");
+        await Exec(connectionString, "DELETE FROM invoice_items; DELETE FROM invoices; DELETE FROM billing_closures; DELETE FROM job_leases; DELETE FROM emails");
+        await Exec(connectionString, "VACUUM ANALYZE invoices");
         Console.WriteLine($"reusing {database}: invoices, closures and mails removed");
     }
 

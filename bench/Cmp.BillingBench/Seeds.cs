@@ -96,7 +96,7 @@ internal static class Seeds
             """);
         yield return ($"{100L * o.CurrentPerResource:N0} usage records this month (organization 0)", $"""
             INSERT INTO usage_records (id, api_key_id, config_id, created_at, input_tokens, latency_ms, output_tokens, plan_id, request_id, resource_id, session_id, status, widget)
-            SELECT lpad('c' || to_hex(i), 32, '0')::uuid, NULL, md5('cfg' || b.k)::uuid, {Ts(current.Start)} + ((i * 104729) % {currentSeconds}) * interval '1 second', 20 + (i % 300), 100, 50 + (i % 500),
+            SELECT lpad(to_hex(i + {o.Records}), 32, '0')::uuid, NULL, md5('cfg' || b.k)::uuid, {Ts(current.Start)} + ((i * 104729) % {currentSeconds}) * interval '1 second', 20 + (i % 300), 100, 50 + (i % 500),
                    CASE WHEN b.switch_at IS NULL THEN b.plan0 ELSE b.plan1 END, 'c' || i, b.id, 's' || (i % 997), 'Completed', false
             FROM generate_series(1::bigint, {100L * o.CurrentPerResource}::bigint) i
             JOIN bench_res b ON b.k = i % 100;

@@ -197,4 +197,36 @@ public sealed class MonthCloseTests
         var march = await InvoiceAsync(world.Buyer.Client, world.Customer, 2028, 3);
         Assert.Equal([("Monthly fee", "Basic", "31", "30.00")], Lines(march)); // no setup again
     }
+
+    /// <summary>The real timer on a fake clock: the close runs by itself once the month has turned.</summary>
+    private sealed class TimerFactory : CmpFactory
+    {
+        public Microsoft.Extensions.Time.Testing.FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 4, 1, 8, 0, 0, TimeSpan.Zero));
+
+        protected override IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Billing:JobIntervalMinutes"] = "10" };
+
+        protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            Microsoft.AspNetCore.TestHost.WebHostBuilderExtensions.ConfigureTestServices(builder,
+                s => Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<TimeProvider>(s, Clock));
+        }
+    }
+
+    [Fact]
+    public async Task Timer_ClosesTheMonthOnItsOwn_AfterTheMonthTurns()
+    {
+        await using var factory = new TimerFactory();
+        await factory.InitializeAsync();
+        var api = new Api(factory);
+        var world = await BuyerWorld.CreateAsync(api, "Basic Prompting", Plan("Basic", "EUR", Fixed("30.00")));
+        var april = (await InvoicesAsync(world.Buyer.Client, world.Customer, "year=2026&month=4")).Single()!["uuid"]!.GetValue<string>();
+
+        factory.Clock.Advance(TimeSpan.FromMinutes(30)); // the first run, still in April: nothing to close
+        factory.Clock.SetUtcNow(new DateTimeOffset(2026, 5, 1, 0, 0, 30, TimeSpan.Zero));
+        factory.Clock.Advance(TimeSpan.FromMinutes(10)); // the next tick, in May
+        await GatewayCalls.EventuallyAsync(async () =>
+            (await Json.ReadAsync(await world.Buyer.Client.GetAsync($"/api/invoices/{april}/"), HttpStatusCode.OK))["state"]!.GetValue<string>() == "created");
+        Assert.Equal(1, await factory.WithDbAsync(db => db.BillingClosures.CountAsync(c => c.Period == "2026-04")));
+    }
 }

@@ -49,16 +49,29 @@ public static class InvoiceBook
         {
             periodQuery = periodQuery.Where(p => scoped.Contains(p.ResourceId));
         }
-        var periods = await periodQuery.Select(p => new BilledPeriod(p.ResourceId, p.PlanId, p.StartsAt, p.EndsAt)).ToListAsync(ct);
+        // The periods with their resources' names in one query; a resource with usage but no period this month (a
+        // record that came in after its termination) is looked up on its own.
+        var rows = await periodQuery.Join(db.Resources, p => p.ResourceId, r => r.Id, (p, r) => new
+        {
+            Period = new BilledPeriod(p.ResourceId, p.PlanId, p.StartsAt, p.EndsAt),
+            Resource = new BilledResource(r.Id, r.CustomerId, r.Name, r.Agent.ServiceProviderId, r.Agent.OfferingId, r.Agent.Name, r.ActivatedAt),
+        }).ToListAsync(ct);
+        var periods = rows.ConvertAll(r => r.Period);
         if (periods.Count == 0 && usage.Count == 0)
         {
             return [];
         }
-        var resourceIds = periods.Select(p => p.ResourceId).Concat(usage.Select(u => u.ResourceId)).Distinct().ToList();
+        var resources = rows.Select(r => r.Resource).DistinctBy(r => r.Id).ToDictionary(r => r.Id);
+        var missing = usage.Select(u => u.ResourceId).Where(id => !resources.ContainsKey(id)).Distinct().ToList();
+        if (missing.Count > 0)
+        {
+            foreach (var r in await db.Resources.AsNoTracking().Where(r => missing.Contains(r.Id))
+                .Select(r => new BilledResource(r.Id, r.CustomerId, r.Name, r.Agent.ServiceProviderId, r.Agent.OfferingId, r.Agent.Name, r.ActivatedAt)).ToListAsync(ct))
+            {
+                resources[r.Id] = r;
+            }
+        }
         var planIds = periods.Select(p => p.PlanId).Concat(usage.Where(u => u.PlanId is not null).Select(u => u.PlanId!.Value)).Distinct().ToList();
-        var resources = await db.Resources.AsNoTracking().Where(r => resourceIds.Contains(r.Id))
-            .Select(r => new BilledResource(r.Id, r.CustomerId, r.Name, r.Agent.ServiceProviderId, r.Agent.OfferingId, r.Agent.Name, r.ActivatedAt))
-            .ToDictionaryAsync(r => r.Id, ct);
         var plans = (await db.Plans.AsNoTracking().Include(p => p.Components).Where(p => planIds.Contains(p.Id)).ToListAsync(ct))
             .ToDictionary(p => p.Id, p => new BilledPlan(p.Id, p.Name, p.Currency, p.Components.OrderBy(c => c.Name, StringComparer.Ordinal).ToList()));
         return InvoiceRules.Compute(month, resources, plans, periods, usage);

@@ -135,11 +135,19 @@ public static class InvoiceOperations
     /// <summary>One invoice the caller reads (another organization's is not found); a pending one is computed now.</summary>
     public static async Task<Outcome<InvoiceView>> GetAsync(CmpDbContext db, Access access, string uuid, DateTime now, CancellationToken ct)
     {
-        if (!Refs.TryParse(uuid, out var id) || await Visible(db, access).AsNoTracking().FirstOrDefaultAsync(i => i.Id == id, ct) is not { } invoice)
+        if (!Refs.TryParse(uuid, out var id))
         {
             return Problems.NotFound("invoice");
         }
-        var view = (await ViewsAsync(db, [invoice], ct))[0];
+        var found = await Visible(db, access).AsNoTracking().Where(i => i.Id == id)
+            .Select(i => new { Invoice = i, Name = db.Customers.Where(c => c.Id == i.CustomerId).Select(c => c.Name).FirstOrDefault() })
+            .FirstOrDefaultAsync(ct);
+        if (found is null)
+        {
+            return Problems.NotFound("invoice");
+        }
+        var invoice = found.Invoice;
+        var view = new InvoiceView(invoice, found.Name ?? "", await InvoiceBook.LinesAsync(db, invoice, ct));
         if (invoice.State == InvoiceState.Pending && invoice.Total != view.Total)
         {
             var total = view.Total;
