@@ -15,7 +15,9 @@ public static class BillingUi
 {
     public static IEndpointRouteBuilder MapBillingUi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/customer/invoices/{uuid}/csv", CsvAsync).RequireAuthorization().ExcludeFromDescription();
+        // A console link: a signed-out browser is sent to sign in (typed results would otherwise mark it an API endpoint,
+        // which .NET 10's cookie handler answers with a bare 401).
+        app.MapGet("/customer/invoices/{uuid}/csv", CsvAsync).RequireAuthorization().AllowCookieRedirect().ExcludeFromDescription();
         return app;
     }
 
