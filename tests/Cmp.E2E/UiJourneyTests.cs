@@ -151,6 +151,15 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         await seller.GetByLabel("Currency").FillAsync("EUR");
         await seller.GetByLabel("Component name").FillAsync("Monthly");
         await seller.GetByLabel("Price per month").FillAsync("49.00");
+        // A price per call too, so the buyer's call shows on the invoice.
+        await Button(seller, "Add component").ClickAsync();
+        var perCall = seller.Locator("fieldset[data-index='1']");
+        await perCall.GetByLabel("Billing type").ClickAsync();
+        await seller.GetByRole(AriaRole.Option, new() { NameRegex = new Regex("^USAGE") }).ClickAsync();
+        await Expect(seller.GetByRole(AriaRole.Option, new() { NameRegex = new Regex("^USAGE") })).ToBeHiddenAsync();
+        await perCall.GetByLabel("Component name").FillAsync("Per call");
+        await perCall.GetByLabel("Price per unit").FillAsync("0.01");
+        await perCall.GetByLabel("Price per unit").PressAsync("Tab");
         await Button(seller, "Save plan").ClickAsync();
         await Expect(seller.GetByText("Starter").First).ToBeVisibleAsync();
         await CheckPageAsync(seller, "seller-agent-plans");
@@ -232,6 +241,31 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Website|Widget sessions") })).ToContainTextAsync("1");
         await CheckPageAsync(buyer, "buyer-usage");
 
+        // The call is on this month's invoice: the buyer's Invoices page, the open month's invoice, its lines.
+        await Link(buyer, "Invoices").ClickAsync();
+        await Expect(buyer.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Invoices");
+        var thisMonth = buyer.GetByRole(AriaRole.Link, new() { NameRegex = new Regex("invoice in EUR$") }).First;
+        await Expect(thisMonth).ToBeVisibleAsync();
+        await Expect(buyer.GetByText("Open month").First).ToBeVisibleAsync();
+        await CheckPageAsync(buyer, "buyer-invoices");
+        await thisMonth.ClickAsync();
+        await Expect(buyer.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Invoice ·");
+        await Expect(buyer.GetByText("This is the month so far").First).ToBeVisibleAsync();
+        await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Per call") })).ToContainTextAsync("1 invocation");
+        await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Monthly") })).ToContainTextAsync("49.00 EUR per month");
+        await CheckPageAsync(buyer, "invoice");
+        // Printed, the page is the invoice alone.
+        await buyer.EmulateMediaAsync(new() { Media = Media.Print });
+        await Expect(buyer.Locator(".mud-appbar")).ToBeHiddenAsync();
+        await Expect(buyer.Locator(".mud-drawer")).ToBeHiddenAsync();
+        await Expect(Button(buyer, "Print")).ToBeHiddenAsync();
+        await Expect(buyer.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Per call") })).ToBeVisibleAsync();
+        await buyer.EmulateMediaAsync(new() { Media = Media.Screen });
+        var download = await buyer.RunAndWaitForDownloadAsync(() => buyer.GetByText("Download CSV").ClickAsync());
+        Assert.Matches("^invoice-[0-9]{4}-[0-9]{2}-EUR-acme-outdoor\\.csv$", download.SuggestedFilename);
+        var csv = await File.ReadAllTextAsync(await download.PathAsync());
+        Assert.Contains(",Starter,Per call,USAGE,invocation,1,0.01,", csv);
+
         // The rest of the main pages, as their users see them after the journeys.
         await buyer.GotoAsync("/customer/orders/");
         await Expect(buyer.GetByRole(AriaRole.Cell, new() { Name = "Trail Guide" }).First).ToBeVisibleAsync();
@@ -242,12 +276,18 @@ public sealed class UiJourneyTests(UiFixture ui) : IClassFixture<UiFixture>
         await seller.GotoAsync("/marketplace/service-providers/agents/");
         await Expect(Link(seller, "Trail Guide")).ToBeVisibleAsync();
         await CheckPageAsync(seller, "seller-agents");
+        await Link(seller, "Revenue").ClickAsync();
+        await Expect(seller.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Revenue");
+        await Expect(seller.GetByRole(AriaRole.Row, new() { NameRegex = new Regex("Trail Guide") })).ToBeVisibleAsync();
+        await Expect(seller.GetByText(new Regex(@"^Platform fee \(")).First).ToBeVisibleAsync();
+        await CheckPageAsync(seller, "revenue");
         var staff = await StaffAsync();
         foreach (var (path, name, shows) in new[]
         {
             ("/admin/organizations", "admin-organizations", "Sam's Agents"),
             ("/admin/providers", "admin-providers", "Sam's Agents"),
             ("/admin/orders", "admin-orders", "Trail Guide"),
+            ("/admin/invoices", "admin-invoices", "Acme Outdoor"),
             ("/admin/emails", "admin-emails", "bea@buyer.example"),
             ("/admin/settings", "admin-settings", "EMAIL_VERIFICATION_REQUIRED"),
         })

@@ -1,3 +1,4 @@
+using Cmp.Web.Features.Billing;
 using Cmp.Web.Infrastructure.Security;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -53,6 +54,9 @@ public static class UiSetup
             }
             return Results.LocalRedirect(LocalUrl(returnUrl));
         }).RequireAuthorization().ExcludeFromDescription();
+
+        // The features' own UI endpoints (files a page offers for download).
+        app.MapBillingUi();
         return app;
     }
 

@@ -9,4 +9,5 @@ window.cmp = {
     a.href = url; a.download = name; document.body.appendChild(a); a.click(); a.remove();
     URL.revokeObjectURL(url);
   },
+  print: () => window.print(),
 };
