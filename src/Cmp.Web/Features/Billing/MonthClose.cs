@@ -192,6 +192,9 @@ public sealed class MonthClose(IServiceScopeFactory scopes, TimeProvider time, S
                 var (frozen, mails) = await FreezeAsync(db, month, batch, owners, names, baseUrl, now, ct);
                 await db.SaveChangesAsync(ct);
                 await tx.CommitAsync(ct);
+                // Nothing of a saved batch is needed again (mails are attached anew to be delivered): memory and the
+                // next save's change detection stay the size of one batch.
+                db.ChangeTracker.Clear();
                 return (frozen, mails);
             }
             catch (DbUpdateConcurrencyException) when (attempt < 3)
