@@ -75,6 +75,7 @@ public sealed class InvoiceTests(BillingFactory factory) : IClassFixture<Billing
         var response = await world.Buyer.Client.GetAsync($"/api/invoices/{invoice["uuid"]}/csv/");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
+        Assert.True(response.Headers.CacheControl?.NoStore);
         Assert.StartsWith("invoice-2026-04-EUR-buyer-", response.Content.Headers.ContentDisposition!.FileNameStar ?? response.Content.Headers.ContentDisposition.FileName!.Trim('"'));
         var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);

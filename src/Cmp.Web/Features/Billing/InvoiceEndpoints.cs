@@ -82,13 +82,14 @@ public static class InvoiceEndpoints
         return outcome.Ok ? TypedResults.Ok(ToDto(outcome.Value!, ctx)) : outcome.ToProblemResult();
     }
 
-    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> CsvAsync(string uuid, CmpDbContext db, Access access, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> CsvAsync(string uuid, HttpContext ctx, CmpDbContext db, Access access, TimeProvider time, CancellationToken ct)
     {
         var outcome = await InvoiceOperations.GetAsync(db, access, uuid, time.GetUtcNow().UtcDateTime, ct);
         if (!outcome.Ok)
         {
             return outcome.ToProblemResult();
         }
+        ctx.Response.Headers.CacheControl = "no-store"; // an organization's bill: no shared cache keeps a copy
         return TypedResults.File(System.Text.Encoding.UTF8.GetBytes(InvoiceOperations.Csv(outcome.Value!)), "text/csv; charset=utf-8", InvoiceOperations.CsvFileName(outcome.Value!));
     }
 
