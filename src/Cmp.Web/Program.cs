@@ -32,9 +32,19 @@ if (args.Length > 0 && args[0] == "flows")
 }
 
 var builder = WebApplication.CreateBuilder(args);
+// Links are built from Cmp__PublicUrl, or on a loopback-only server from its own address; a server other machines
+// can reach must be told its public address (never taken from a request's Host header).
+_ = PublicAddress.Configured(builder.Configuration);
+if (Listening.BeyondLoopback(builder.Configuration) is { } reachable && PublicAddress.Configured(builder.Configuration) is null)
+{
+    throw new InvalidOperationException(
+        $"CMP would listen on {reachable}, which other machines can reach, but Cmp__PublicUrl is not set. Set Cmp__PublicUrl to the address "
+        + "people use to reach CMP (such as https://cmp.example.com): links in mail, embed code and Location headers are built from it, never from a request's Host header.");
+}
 // The UI's CSS and scripts (MudBlazor's among them) straight from the build output in every environment, not only
 // Development; a published app serves its own copy and this does nothing.
 builder.WebHost.UseStaticWebAssets();
+builder.WebHost.ConfigureKestrel(o => o.AddServerHeader = false);
 var services = builder.Services;
 var configuration = builder.Configuration;
 
@@ -42,6 +52,7 @@ services.ConfigureHttpJsonOptions(o =>
 {
     o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+    o.SerializerOptions.Converters.Add(new StrictStringConverter());
 });
 services.AddProblemResponses();
 services.AddCmpRateLimits(configuration);
@@ -61,6 +72,7 @@ services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
 services.AddPersistence(configuration);
 services.AddDataProtection().SetApplicationName("cmp").PersistKeysToDbContext<CmpDbContext>();
 services.AddSingleton<PlatformSettings>();
+services.AddSingleton<PublicAddress>();
 Access.AddAccess(services);
 services.AddScoped<EmailSender>();
 services.AddAccounts();
@@ -81,6 +93,7 @@ var app = builder.Build();
 // A setting that cannot be read stops the start, saying which and why, rather than the first request that needs it.
 _ = app.Services.GetRequiredService<PlatformSettings>().PlatformFeePercent;
 
+app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodeResponses();
 app.UseAuthentication();
@@ -112,7 +125,15 @@ var bootstrap = await Bootstrap.RunAsync(app.Services, configuration);
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-    var url = addresses.FirstOrDefault() ?? "http://localhost:5000";
+    // The check above read the configuration; this one sees where the server really listens (any other way to bind).
+    if (addresses.FirstOrDefault(a => !Listening.IsLoopback(a)) is { } reachable && PublicAddress.Configured(configuration) is null)
+    {
+        Console.Error.WriteLine($"CMP listens on {reachable}, which other machines can reach, but Cmp__PublicUrl is not set; stopping. Set Cmp__PublicUrl to the address people use to reach CMP.");
+        Environment.ExitCode = 1;
+        app.Lifetime.StopApplication();
+        return;
+    }
+    var url = app.Services.GetRequiredService<PublicAddress>().BaseUrl;
     Console.WriteLine();
     Console.WriteLine($"CMP is running at {url}");
     Console.WriteLine($"  Web UI:        {url}/  (sign in at {url}/login)");

@@ -17,6 +17,18 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems, I
         ProblemDetails problem;
         switch (exception)
         {
+            case BadHttpRequestException { InnerException: ControlCharacterException control }:
+                // Refused at the edge, named like any other field error: "$.components[0].name" → "components[0].name".
+                var field = control.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "non_field_errors";
+                var message = control.Message.Split(" Path:")[0];
+                problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
+                {
+                    Status = 400,
+                    Type = ProblemTypes.Validation,
+                    Title = "One or more fields are invalid.",
+                    Detail = $"{field}: {message}",
+                };
+                break;
             case BadHttpRequestException bad:
                 problem = new ProblemDetails
                 {

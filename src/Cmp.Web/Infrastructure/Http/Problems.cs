@@ -108,6 +108,10 @@ public sealed class FieldErrors
             return null;
         }
         var trimmed = value.Trim();
+        if (TextInput.FirstRefused(trimmed) is { } control)
+        {
+            Add(field, TextInput.Message(control));
+        }
         if (required && trimmed.Length == 0)
         {
             Add(field, "This field may not be blank.");

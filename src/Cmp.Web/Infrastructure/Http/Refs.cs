@@ -30,26 +30,9 @@ public static class Refs
     public static string Url(HttpContext context, string collection, Guid id) =>
         $"{BaseUrl(context)}/api/{collection}/{id:N}/";
 
-    /// <summary>
-    /// CMP's public address outside a request (a scheduled job's mail): <c>Cmp:PublicUrl</c> when set, else the first
-    /// address the server listens on.
-    /// </summary>
-    public static string BaseUrl(IServiceProvider services)
-    {
-        if (services.GetService<IConfiguration>()?["Cmp:PublicUrl"] is { Length: > 0 } configured)
-        {
-            return configured.TrimEnd('/');
-        }
-        var addresses = services.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>()?.Features
-            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
-        var first = addresses?.FirstOrDefault() ?? "http://localhost:5000";
-        return first.Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal).Replace("://[::]", "://localhost", StringComparison.Ordinal)
-            .Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal).TrimEnd('/');
-    }
+    /// <summary>CMP's public address (<see cref="PublicAddress"/>): <c>Cmp:PublicUrl</c>, else the loopback address the server listens on.</summary>
+    public static string BaseUrl(IServiceProvider services) => services.GetRequiredService<PublicAddress>().BaseUrl;
 
-    /// <summary>CMP's public address: <c>Cmp:PublicUrl</c> when set, else the request's own.</summary>
-    public static string BaseUrl(HttpContext context) =>
-        context.RequestServices.GetService<IConfiguration>()?["Cmp:PublicUrl"] is { Length: > 0 } configured
-            ? configured.TrimEnd('/')
-            : $"{context.Request.Scheme}://{context.Request.Host}{context.Request.PathBase}";
+    /// <summary>CMP's public address, as above; never the request's Host header.</summary>
+    public static string BaseUrl(HttpContext context) => BaseUrl(context.RequestServices);
 }

@@ -17,8 +17,11 @@ public abstract class OrderPage : ConsolePage
     [Inject]
     protected ILogger<EmailSender> MailLogger { get; set; } = default!;
 
+    [Inject]
+    protected Cmp.Web.Infrastructure.Http.PublicAddress Addresses { get; set; } = default!;
+
     protected EmailSender Mailer(CmpDbContext db) => new(db, Configuration, MailLogger);
 
     protected string BaseUrl =>
-        Configuration["Cmp:PublicUrl"] is { Length: > 0 } configured ? configured.TrimEnd('/') : Navigation.BaseUri.TrimEnd('/');
+        Addresses.BaseUrl;
 }
