@@ -70,7 +70,19 @@ services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
     return Task.CompletedTask;
 }));
 services.AddPersistence(configuration);
-services.AddDataProtection().SetApplicationName("cmp").PersistKeysToDbContext<CmpDbContext>();
+var keyRing = services.AddDataProtection().SetApplicationName("cmp").PersistKeysToDbContext<CmpDbContext>();
+var keyRingCertificate = KeyRingProtection.Certificate(configuration);
+if (keyRingCertificate is not null)
+{
+    keyRing.ProtectKeysWithCertificate(keyRingCertificate).UnprotectKeysWithAnyCertificate(keyRingCertificate);
+}
+else if (Listening.BeyondLoopback(configuration) is { } reachableWithoutCertificate)
+{
+    throw new InvalidOperationException(
+        $"CMP would listen on {reachableWithoutCertificate}, which other machines can reach, but DataProtection__CertificatePath is not set: the keys "
+        + "that encrypt sellers' secrets would be stored unencrypted in the same database as the secrets. Set DataProtection__CertificatePath to a "
+        + "PKCS#12 (.pfx) certificate with its private key, and DataProtection__CertificatePassword to its password.");
+}
 services.AddSingleton<PlatformSettings>();
 services.AddSingleton<PublicAddress>();
 Access.AddAccess(services);
@@ -92,6 +104,11 @@ services.AddCmpUi();
 var app = builder.Build();
 // A setting that cannot be read stops the start, saying which and why, rather than the first request that needs it.
 _ = app.Services.GetRequiredService<PlatformSettings>().PlatformFeePercent;
+if (keyRingCertificate is null)
+{
+    app.Logger.LogWarning("The Data Protection key ring is stored unencrypted in the database (fine on this loopback-only server; "
+        + "set DataProtection__CertificatePath and DataProtection__CertificatePassword before other machines can reach it).");
+}
 
 app.UseSecurityHeaders();
 app.UseExceptionHandler();

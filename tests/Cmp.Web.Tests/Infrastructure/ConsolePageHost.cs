@@ -28,6 +28,7 @@ public sealed class ConsolePageHost : IAsyncDisposable
         Bunit.Services.AddLogging();
         Bunit.Services.AddSingleton(factory.Services.GetRequiredService<IDbContextFactory<CmpDbContext>>());
         Bunit.Services.AddSingleton(factory.Services.GetRequiredService<IConfiguration>());
+        Bunit.Services.AddSingleton(factory.Services.GetRequiredService<Cmp.Web.Infrastructure.Http.PublicAddress>());
     }
 
     public BunitContext Bunit { get; } = new();

@@ -96,9 +96,12 @@ public sealed class PublicAddressTests(CmpFactory factory) : IClassFixture<CmpFa
     [Fact]
     public async Task ListeningBeyondLoopback_WithPublicUrl_Starts()
     {
-        await using var reachable = new Configured(("urls", "http://0.0.0.0:5123"), ("Cmp:PublicUrl", "https://cmp.example.com"));
+        var pfx = KeyRingTests.CreatePfx(); // beyond loopback the key ring must be encrypted too
+        await using var reachable = new Configured(("urls", "http://0.0.0.0:5123"), ("Cmp:PublicUrl", "https://cmp.example.com"),
+            ("DataProtection:CertificatePath", pfx), ("DataProtection:CertificatePassword", KeyRingTests.Password));
         await reachable.InitializeAsync();
         Assert.Equal(HttpStatusCode.OK, (await reachable.CreateClient().GetAsync("/api/configuration/")).StatusCode);
+        File.Delete(pfx);
     }
 
     [Theory]
