@@ -1,6 +1,7 @@
 using Cmp.Flows.Components;
 using Cmp.Flows.Graph;
 using Cmp.Flows.Runtime;
+using Cmp.Flows.Security;
 
 namespace Cmp.Flows.Checks;
 
@@ -12,8 +13,10 @@ public sealed record FlowCheckReport(FlowGraph? Graph, IReadOnlyList<FlowProblem
 
 /// <summary>
 /// Refuses at import what the runtime cannot run. Each problem names the node id and component it is about:
-/// unsupported or edited components, dangling edges, cycles, type mismatches on edges, missing required
-/// fields, unsupported model providers, and a flow with nothing to answer with.
+/// unsupported components, code that is not Langflow's stock code for the component (<see cref="StockCode"/>; the
+/// same test for both runtimes, whatever the export's <c>edited</c> flag says), grouped components, dangling edges,
+/// cycles, type mismatches on edges, missing required fields, unsupported model providers, and a flow with nothing
+/// to answer with.
 /// </summary>
 public static class FlowChecker
 {
@@ -40,9 +43,15 @@ public static class FlowChecker
                 problems.Add(new FlowProblem(node.Id, node.Component, $"The component '{node.DisplayName}' ({node.Component}) is not supported by the CMP runtime."));
                 continue;
             }
-            if (node.Edited)
+            if (StockCode.Problem(node) is { } notStock)
             {
-                problems.Add(new FlowProblem(node.Id, node.Component, "The component's code was edited in Langflow; CMP never runs custom code."));
+                problems.Add(new FlowProblem(node.Id, node.Component, notStock));
+                continue;
+            }
+            if (node.IsGroup)
+            {
+                // Langflow expands a group's nested flow, code and all, when it builds the graph; CMP checks only top-level nodes.
+                problems.Add(new FlowProblem(node.Id, node.Component, "The node groups other components (a nested flow); CMP does not run grouped components: ungroup them in Langflow."));
                 continue;
             }
             foreach (var message in component.Check(node))

@@ -2,12 +2,14 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cmp.Flows.Checks;
 using Cmp.Flows.Runtime;
+using Cmp.Flows.Security;
 
 namespace Cmp.Flows.Cli;
 
 /// <summary>
 /// <c>flows check [--json] FILE...</c> and <c>flows run FILE [--file NODE_ID=PATH]... --input TEXT [--input TEXT]...</c>:
 /// what a seller runs before uploading. Exit codes: 0 all good, 1 a flow was refused or failed, 2 usage error.
+/// <c>flows stock-code SAMPLES_DIR OUT_FILE</c> is for CMP's maintainers: it regenerates the stock code catalog.
 /// </summary>
 public static class FlowsCli
 {
@@ -15,6 +17,7 @@ public static class FlowsCli
         Usage:
           flows check [--json] FILE...
           flows run FILE [--file NODE_ID=PATH]... --input TEXT [--input TEXT]...
+          flows stock-code SAMPLES_DIR OUT_FILE   (maintainers: Langflow's stock code from <release>/*.json exports)
 
         Environment: CMP_LLM=dev|live (default dev), OPENAI_BASE_URL, and any variable a flow names
         (e.g. OPENAI_API_KEY) for live mode.
@@ -31,6 +34,7 @@ public static class FlowsCli
         {
             "check" => await CheckAsync(args[1..], stdout, stderr),
             "run" => await RunFlowAsync(args[1..], stdout, stderr, env, ct),
+            "stock-code" => await StockCodeAsync(args[1..], stdout, stderr, ct),
             _ => Fail(stderr, $"Unknown command '{args[0]}'."),
         };
     }
@@ -97,6 +101,33 @@ public static class FlowsCli
             await stdout.WriteLineAsync($"{reports.Count(r => r.Runnable)} of {reports.Count} runnable.");
         }
         return reports.All(r => r.Runnable) ? 0 : 1;
+    }
+
+    /// <summary>Writes the stock code catalog made from a folder of exports (<see cref="StockCodeGenerator"/>).</summary>
+    private static async Task<int> StockCodeAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (args.Length != 2)
+        {
+            return Fail(stderr, "flows stock-code needs SAMPLES_DIR and OUT_FILE.");
+        }
+        if (!Directory.Exists(args[0]))
+        {
+            await stderr.WriteLineAsync($"{args[0]}: the folder does not exist.");
+            return 1;
+        }
+        string catalog;
+        try
+        {
+            catalog = StockCodeGenerator.Generate(args[0]);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or JsonException)
+        {
+            await stderr.WriteLineAsync($"{args[0]}: {ex.Message}");
+            return 1;
+        }
+        await File.WriteAllTextAsync(args[1], catalog, ct);
+        await stdout.WriteLineAsync($"Wrote {args[1]} ({catalog.Length / 1024} KB).");
+        return 0;
     }
 
     private static async Task<int> RunFlowAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> env, CancellationToken ct)

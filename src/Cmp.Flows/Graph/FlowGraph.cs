@@ -28,12 +28,20 @@ public sealed class FlowNode
     /// <summary>The component type, e.g. <c>ChatInput</c>, <c>LanguageModelComponent</c>.</summary>
     public required string Component { get; init; }
     public string DisplayName { get; init; } = "";
-    /// <summary>True when the seller changed the component's code in Langflow; such nodes are never run.</summary>
-    public bool Edited { get; init; }
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the UTF-8 text of <c>template.code.value</c>, the Python source Langflow builds the
+    /// component from; null when the node has no code text. Checked against <see cref="Security.StockCode"/>: the
+    /// code, not Langflow's <c>edited</c> flag, tells a stock component from custom code.
+    /// </summary>
+    public string? CodeSha256 { get; init; }
+    /// <summary>The node carries a nested flow (<c>node.flow</c>: Langflow's grouped components).</summary>
+    public bool IsGroup { get; init; }
     public required IReadOnlyDictionary<string, FlowField> Fields { get; init; }
     public required IReadOnlyList<FlowOutput> Outputs { get; init; }
     /// <summary>Position in the export, for stable ordering of equal nodes (e.g. several chat outputs).</summary>
     public int Order { get; init; }
+    /// <summary>Index of this node's object in the export's <c>data.nodes</c> array (notes and refused nodes included).</summary>
+    public int Index { get; init; }
 
     public FlowField? Field(string name) => Fields.TryGetValue(name, out var f) ? f : null;
 }

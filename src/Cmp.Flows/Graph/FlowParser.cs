@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -19,26 +20,31 @@ public static class FlowParser
         ? new Result(null, [TooLarge(utf8.Length)])
         : Parse(Encoding.UTF8.GetString(utf8));
 
-    public static Result Parse(string json)
+    public static Result Parse(string json) => Parse(json, out _);
+
+    /// <summary>Parses, and hands back the export's JSON as read, so a caller can rewrite exactly the nodes the graph holds.</summary>
+    internal static Result Parse(string json, out JsonObject? root)
     {
+        root = null;
         if (Encoding.UTF8.GetByteCount(json) > MaxBytes)
         {
             return new Result(null, [TooLarge(Encoding.UTF8.GetByteCount(json))]);
         }
-        JsonNode? root;
+        JsonNode? parsed;
         try
         {
-            root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
+            parsed = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException ex)
         {
             return new Result(null, [new FlowProblem(null, null, $"The file is not JSON: {ex.Message}")]);
         }
-        if (root is not JsonObject top)
+        if (parsed is not JsonObject top)
         {
             return new Result(null, [new FlowProblem(null, null, "The file is JSON but not a Langflow export (expected an object).")]);
         }
-        var data = top["data"] as JsonObject ?? top;
+        root = top;
+        var data = Data(top);
         var problems = new List<FlowProblem>();
         if (data["nodes"] is not JsonArray)
         {
@@ -55,8 +61,10 @@ public static class FlowParser
 
         var nodes = new Dictionary<string, FlowNode>(StringComparer.Ordinal);
         var order = 0;
+        var index = -1;
         foreach (var item in (JsonArray)data["nodes"]!)
         {
+            index++;
             if (item is not JsonObject n)
             {
                 continue;
@@ -79,15 +87,18 @@ public static class FlowParser
                 problems.Add(new FlowProblem(id, component, "Two nodes share this id."));
                 continue;
             }
+            var template = node["template"] as JsonObject;
             nodes[id] = new FlowNode
             {
                 Id = id,
                 Component = component,
                 DisplayName = Str(node["display_name"]) ?? component,
-                Edited = node["edited"] is JsonValue edited && edited.TryGetValue<bool>(out var e) && e,
-                Fields = ReadFields(node["template"] as JsonObject),
+                CodeSha256 = Str((template?["code"] as JsonObject)?["value"]) is { } code ? Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(code))) : null,
+                IsGroup = node["flow"] is not null,
+                Fields = ReadFields(template),
                 Outputs = ReadOutputs(node["outputs"] as JsonArray),
                 Order = order++,
+                Index = index,
             };
         }
 
@@ -129,6 +140,9 @@ public static class FlowParser
         };
         return new Result(graph, problems);
     }
+
+    /// <summary>The object holding <c>nodes</c> and <c>edges</c>: <c>data</c> in an export, or the top level itself.</summary>
+    internal static JsonObject Data(JsonObject root) => root["data"] as JsonObject ?? root;
 
     private static FlowProblem TooLarge(int bytes) =>
         new(null, null, $"The export is {bytes / 1024 / 1024.0:0.0} MB; the limit is 5 MB.");

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Cmp.Flows.Checks;
 using Cmp.Flows.Cli;
+using Cmp.Flows.Security;
 using Cmp.Flows.Tests.Samples;
 
 namespace Cmp.Flows.Tests.Cli;
@@ -25,6 +26,37 @@ public sealed class FlowsCliTests : IDisposable
         using var stderr = new StringWriter();
         var code = await FlowsCli.RunAsync(args, stdout, stderr, name => env.TryGetValue(name, out var v) ? v : null, CancellationToken.None);
         return new Outcome(code, stdout.ToString().Replace("\r\n", "\n", StringComparison.Ordinal), stderr.ToString().Replace("\r\n", "\n", StringComparison.Ordinal));
+    }
+
+    // ---- stock-code (maintainers) ----
+
+    [Fact]
+    public async Task StockCode_OnTheSamples_WritesTheCatalogCmpShips()
+    {
+        var path = Path.Combine(_temp, "stock-code.json");
+        var result = await CliAsync("stock-code", Corpus.Root, path);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(StockCodeGenerator.Generate(Corpus.Root), await File.ReadAllTextAsync(path));
+    }
+
+    [Theory]
+    [InlineData]
+    [InlineData("only-one-argument")]
+    public async Task StockCode_WithoutAFolderAndAFile_IsAUsageError(params string[] args)
+    {
+        var result = await CliAsync(["stock-code", .. args]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("SAMPLES_DIR and OUT_FILE", result.Stderr);
+    }
+
+    [Fact]
+    public async Task StockCode_AFolderWithoutExports_Exits1_AndWritesNothing()
+    {
+        var path = Path.Combine(_temp, "stock-code.json");
+        var result = await CliAsync("stock-code", _temp, path);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("no <release>/*.json exports", result.Stderr);
+        Assert.False(File.Exists(path));
     }
 
     // ---- check ----

@@ -4,8 +4,11 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cmp.Flows.Checks;
+using Cmp.Flows.Graph;
 using Cmp.Flows.Models;
 using Cmp.Flows.Runtime;
+using Cmp.Flows.Security;
 using Cmp.Web.Infrastructure.Persistence;
 using Microsoft.EntityFrameworkCore;
 
@@ -17,7 +20,8 @@ namespace Cmp.Web.Features.Agents;
 /// <c>session_id</c>, secrets travel as <c>X-LANGFLOW-GLOBAL-VAR-&lt;NAME&gt;</c> headers, and the stream is read as Langflow
 /// sends it: JSON objects separated by blank lines (<c>token</c> events, then <c>end</c>). The HTTP client has a timeout
 /// and a circuit breaker and never retries a run Langflow started, which is not idempotent (a 404 for a lost flow ran nothing and is sent again). The buyer's persona travels as the run's
-/// <c>tweaks</c> (<see cref="PersonaTweaks"/>): added to the system text of every model in the flow.
+/// <c>tweaks</c> (<see cref="PersonaTweaks"/>): added to the system text of every model in the flow. What Langflow receives
+/// is checked as the built-in runtime checks it, and its code is CMP's stock code, never the export's (<see cref="StockCode"/>).
 /// </summary>
 public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory scopes, ILogger<RemoteLangflowRuntime> logger) : IAgentRuntime
 {
@@ -38,6 +42,12 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
     /// </summary>
     public async Task<DeployResult> DeployAsync(AgentVersionContext version, CancellationToken ct)
     {
+        // The same checks as the built-in runtime: a version stored before a check existed (custom code, say) stops here.
+        var report = FlowChecker.Check(version.FlowJson);
+        if (!report.Runnable)
+        {
+            return new DeployResult(false, "The flow no longer passes the checks: " + string.Join(" ", report.Problems.Select(p => p.NodeId is null ? p.Message : $"{p.NodeId} ({p.Component}): {p.Message}")));
+        }
         var name = FlowName(version);
         if (PersonaPlan(version).Missed is { Count: > 0 } missed)
         {
@@ -65,12 +75,17 @@ public sealed class RemoteLangflowRuntime(HttpClient http, IServiceScopeFactory 
                 logger.LogInformation("Flow {FlowId} of version {VersionId} is gone from Langflow; creating it again", existing, version.FlowVersionId);
             }
         }
-        var export = JsonNode.Parse(version.FlowJson)!.AsObject();
+        // Never the seller's bytes: the components the graph holds, each with the stock code CMP ships (StockCode).
+        var stock = StockCode.ForLangflow(version.FlowJson);
+        if (stock.Data is null)
+        {
+            return new DeployResult(false, "The flow cannot be sent to Langflow: " + string.Join(" ", stock.Problems.Select(p => p.Message)));
+        }
         var body = new JsonObject
         {
             ["name"] = name,
-            ["description"] = export["description"]?.DeepClone() ?? "",
-            ["data"] = (export["data"] ?? export).DeepClone(),
+            ["description"] = FlowParser.Str(JsonNode.Parse(version.FlowJson)?["description"]) ?? "",
+            ["data"] = stock.Data,
         };
         using var response = await http.PostAsync("api/v1/flows/", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct);
         var text = await response.Content.ReadAsStringAsync(ct);
